@@ -1,0 +1,44 @@
+"""TensorFleet: train scikit-learn models asynchronously on a fleet of Celery workers."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from bson import ObjectId
+from flask import Flask
+from flask.json.provider import DefaultJSONProvider
+
+from app.config import make_settings
+
+
+class JSONProvider(DefaultJSONProvider):
+    """ISO-8601 datetimes and string ObjectIds in every response."""
+
+    def default(self, o: Any) -> Any:
+        if isinstance(o, datetime):
+            return o.isoformat().replace("+00:00", "Z")
+        if isinstance(o, ObjectId):
+            return str(o)
+        return super().default(o)
+
+
+def create_app(overrides: dict[str, Any] | None = None, **services: Any) -> Flask:
+    """The Flask application: settings from the environment, then ``overrides``.
+
+    ``services`` may inject ``db``, ``redis`` or ``celery`` (tests use mongomock
+    and fakeredis); by default each is built from the settings.
+    """
+    from app.api import register_api
+    from app.tasks.celery_app import create_celery
+
+    settings = make_settings(overrides)
+    app = Flask(__name__)
+    app.json = JSONProvider(app)
+    app.config["MAX_CONTENT_LENGTH"] = int(settings.max_upload_mb * 1024 * 1024)
+    app.extensions["tensorfleet.settings"] = settings
+    app.extensions["tensorfleet.celery"] = services.get("celery") or create_celery(settings)
+    app.extensions["tensorfleet.db"] = services.get("db")
+    app.extensions["tensorfleet.redis"] = services.get("redis")
+    register_api(app)
+    return app

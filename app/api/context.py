@@ -1,0 +1,34 @@
+"""Per-request access to the app's services (set up once in ``create_app``)."""
+
+from __future__ import annotations
+
+import redis
+from celery import Celery
+from flask import current_app
+from pymongo.database import Database
+
+from app.config import Settings
+from app.storage.mongo import get_database
+from app.tasks.events import get_redis
+
+
+def settings() -> Settings:
+    """The settings of the running app."""
+    return current_app.extensions["tensorfleet.settings"]
+
+
+def db() -> Database:
+    """The MongoDB database: one client per process, or the one injected by tests."""
+    injected = current_app.extensions.get("tensorfleet.db")
+    return injected if injected is not None else get_database(settings())
+
+
+def celery() -> Celery:
+    """The Celery app used to publish tasks and revoke them."""
+    return current_app.extensions["tensorfleet.celery"]
+
+
+def redis_client() -> redis.Redis:
+    """Redis for job-end notifications: one client per process, or the one injected by tests."""
+    injected = current_app.extensions.get("tensorfleet.redis")
+    return injected if injected is not None else get_redis(settings().redis_url)

@@ -1,0 +1,79 @@
+"""``/api/v1/datasets``: upload versioned CSV datasets and read their metadata."""
+
+from __future__ import annotations
+
+from flask import Blueprint, request, url_for
+from spectree import Response as Spec
+
+from app.api import context
+from app.api.documents import dataset_json, page_json
+from app.api.schemas import DatasetForm, DatasetGetQuery, ErrorBody, PageQuery
+from app.api.spec import spec
+from app.errors import UnsupportedMediaError, ValidationError
+from app.ingest import register_dataset
+from app.storage.datasets import DatasetRepository
+
+bp = Blueprint("datasets", __name__, url_prefix="/api/v1/datasets")
+
+
+@bp.post("")
+@spec.validate(
+    form=DatasetForm,
+    resp=Spec(HTTP_201=None, HTTP_400=ErrorBody, HTTP_413=ErrorBody, HTTP_415=ErrorBody),
+    tags=["datasets"],
+)
+def create_dataset() -> tuple[dict, int, dict]:
+    """Upload a CSV as a new dataset version (multipart: `file`, `name`, `target`, `description`).
+
+    `curl -F file=@data.csv -F name=churn -F target=churned .../api/v1/datasets` → 201 with
+    the version's metadata (task inferred from the target). The same name again makes
+    version n+1. Empty, header-only, ragged, binary or one-class data → 4xx, nothing stored.
+    """
+    form: DatasetForm = request.context.form
+    upload = request.files.get("file")
+    if upload is None:
+        raise ValidationError("The multipart part 'file' (a CSV) is required.", {"field": "file"})
+    if upload.mimetype and not _looks_textual(upload.mimetype):
+        raise UnsupportedMediaError(
+            f"Expected a CSV file, got {upload.mimetype}.",
+            {"field": "file", "content_type": upload.mimetype},
+        )
+    doc = register_dataset(context.db(), form.name, upload.read(), form.target, form.description)
+    location = url_for("datasets.get_dataset", name=doc["name"], version=doc["version"])
+    return dataset_json(doc), 201, {"Location": location}
+
+
+@bp.get("")
+@spec.validate(query=PageQuery, tags=["datasets"])
+def list_datasets() -> dict:
+    """The latest version of every dataset, by name (`versions` counts them)."""
+    query = request.context.query
+    return page_json(
+        DatasetRepository(context.db()).list_latest(query.page, query.limit), dataset_json
+    )
+
+
+@bp.get("/<name>")
+@spec.validate(query=DatasetGetQuery, resp=Spec(HTTP_404=ErrorBody), tags=["datasets"])
+def get_dataset(name: str) -> dict:
+    """One dataset version: the latest, or `?version=N`."""
+    return dataset_json(DatasetRepository(context.db()).get(name, request.context.query.version))
+
+
+@bp.get("/<name>/versions")
+@spec.validate(query=PageQuery, tags=["datasets"])
+def list_dataset_versions(name: str) -> dict:
+    """Every version of one dataset, newest first."""
+    query = request.context.query
+    repo = DatasetRepository(context.db())
+    repo.get(name)  # 404 for an unknown name rather than an empty page
+    return page_json(repo.list_versions(name, query.page, query.limit), dataset_json)
+
+
+def _looks_textual(mimetype: str) -> bool:
+    """CSV arrives as text/*, the CSV types browsers use, or untyped octets (curl's default)."""
+    return mimetype.startswith("text/") or mimetype in {
+        "application/csv",
+        "application/vnd.ms-excel",
+        "application/octet-stream",
+    }

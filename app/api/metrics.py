@@ -1,0 +1,105 @@
+"""Prometheus metrics of the API, served at ``/metrics``.
+
+Under gunicorn with several workers set ``PROMETHEUS_MULTIPROC_DIR`` (an empty
+directory per deployment): each worker writes its samples there and
+``/metrics`` sums them. Queue depth, the oldest queued job's age and jobs by
+status are read from Redis and MongoDB at scrape time.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
+
+from flask import Blueprint, Flask, Response, g, request
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    REGISTRY,
+    CollectorRegistry,
+    Counter,
+    Histogram,
+    generate_latest,
+    multiprocess,
+)
+from prometheus_client.core import GaugeMetricFamily
+from prometheus_client.registry import Collector
+
+from app.api import context
+from app.storage.jobs import JobRepository
+from app.tasks.celery_app import TRAINING_QUEUE
+
+REQUESTS = Counter(
+    "tensorfleet_api_requests_total", "HTTP requests served.", ["method", "endpoint", "status"]
+)
+REQUEST_DURATION = Histogram(
+    "tensorfleet_api_request_duration_seconds", "Time to answer a request.", ["method", "endpoint"]
+)
+MODEL_DOWNLOADS = Counter("tensorfleet_model_downloads_total", "Model files downloaded.")
+MODEL_LISTINGS = Counter("tensorfleet_model_listings_total", "Model list requests served.")
+JOBS_SUBMITTED = Counter(
+    "tensorfleet_jobs_submitted_total", "Training jobs accepted.", ["algorithm"]
+)
+
+bp = Blueprint("metrics", __name__)
+
+
+class FleetCollector(Collector):
+    """Scrape-time gauges of the queue and the jobs, read from Redis and MongoDB."""
+
+    def __init__(self, queues: tuple[str, ...] = (TRAINING_QUEUE,)) -> None:
+        self._queues = queues
+
+    def collect(self) -> Iterator[GaugeMetricFamily]:
+        """Queue depth, oldest queued job age (per queue) and jobs by status."""
+        depth = GaugeMetricFamily("tensorfleet_queue_depth", "Messages waiting.", labels=["queue"])
+        age = GaugeMetricFamily(
+            "tensorfleet_queue_oldest_job_age_seconds",
+            "Age of the oldest job still queued (0 if none).",
+            labels=["queue"],
+        )
+        jobs = JobRepository(context.db())
+        now = datetime.now(UTC)
+        for queue in self._queues:
+            depth.add_metric([queue], context.redis_client().llen(queue))
+            oldest = jobs.oldest_queued(queue)
+            age.add_metric([queue], (now - oldest["created_at"]).total_seconds() if oldest else 0)
+        by_status = GaugeMetricFamily("tensorfleet_jobs", "Jobs by status.", labels=["status"])
+        for status, count in jobs.count_by_status().items():
+            by_status.add_metric([status], count)
+        yield from (depth, age, by_status)
+
+
+@bp.get("/metrics")
+def serve_metrics() -> Response:
+    """The Prometheus exposition of this API (all gunicorn workers) and the fleet gauges."""
+    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        registry = CollectorRegistry()
+        multiprocess.MultiProcessCollector(registry)
+        body = generate_latest(registry)
+    else:
+        body = generate_latest(REGISTRY)
+    fleet = CollectorRegistry()
+    fleet.register(FleetCollector())
+    return Response(body + generate_latest(fleet), mimetype=CONTENT_TYPE_LATEST)
+
+
+def _start_timer() -> None:
+    g.metrics_started = time.perf_counter()
+
+
+def _observe(response: Response) -> Response:
+    endpoint = request.url_rule.rule if request.url_rule else "unmatched"
+    if endpoint != "/metrics":
+        elapsed = time.perf_counter() - g.get("metrics_started", time.perf_counter())
+        REQUEST_DURATION.labels(request.method, endpoint).observe(elapsed)
+        REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+    return response
+
+
+def install_metrics(app: Flask) -> None:
+    """Time every request and serve ``/metrics``."""
+    app.before_request(_start_timer)
+    app.after_request(_observe)
+    app.register_blueprint(bp)

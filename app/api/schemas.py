@@ -1,0 +1,116 @@
+"""Request and response models of the HTTP API (pydantic; they also feed the OpenAPI doc)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+
+
+class JobRequest(BaseModel):
+    """Body of ``POST /api/v1/jobs``; only ``dataset`` and ``algorithm`` are required."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str = Field(min_length=1, max_length=128, examples=["iris"])
+    algorithm: str = Field(min_length=1, max_length=64, examples=["random_forest"])
+    dataset_version: int | None = Field(None, ge=1, description="Default: the latest version.")
+    model_name: str | None = Field(
+        None, pattern=NAME_PATTERN, description="Default: `<dataset>_<algorithm>`."
+    )
+    hyperparameters: dict[str, Any] = Field(default_factory=dict, examples=[{"n_estimators": 50}])
+    target: str | None = Field(None, description="Default: the dataset's target column.")
+    test_size: float = Field(0.2, gt=0, lt=1)
+    random_state: int | None = Field(42, ge=0, le=2**32 - 1)
+
+
+class PageQuery(BaseModel):
+    """``page`` (from 1) and ``limit`` of a list endpoint."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    page: int = Field(1, ge=1)
+    limit: int = Field(20, ge=1, le=100)
+
+
+class JobListQuery(PageQuery):
+    """Filters of ``GET /api/v1/jobs``."""
+
+    status: JobStatus | None = None
+    model_name: str | None = None
+    dataset: str | None = None
+    algorithm: str | None = None
+
+
+class JobGetQuery(BaseModel):
+    """``?wait=SECONDS``: block until the job ends or the time passes (long polling)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    wait: float = Field(0, ge=0, le=300)
+
+
+class ModelListQuery(PageQuery):
+    """Filters and order of ``GET /api/v1/models``."""
+
+    name: str | None = None
+    algorithm: str | None = None
+    dataset: str | None = None
+    sort: Literal["-created_at", "created_at", "-score", "score", "name", "-version"] = (
+        "-created_at"
+    )
+
+
+class DatasetGetQuery(BaseModel):
+    """``?version=N`` of ``GET /api/v1/datasets/<name>``; default the latest."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    version: int | None = Field(None, ge=1)
+
+
+class DatasetForm(BaseModel):
+    """Multipart form of ``POST /api/v1/datasets`` (plus the ``file`` part, a CSV)."""
+
+    name: str = Field(pattern=NAME_PATTERN)
+    target: str = Field(min_length=1)
+    description: str = Field("", max_length=2000)
+
+
+class ErrorBody(BaseModel):
+    """Every 4xx/5xx answer."""
+
+    error: dict[str, Any] = Field(examples=[{"code": "not_found", "message": "...", "details": {}}])
+
+
+class Job(BaseModel):
+    """A training job as the API shows it."""
+
+    job_id: str
+    status: JobStatus
+    dataset: str
+    dataset_version: int
+    algorithm: str
+    model_name: str
+    hyperparameters: dict[str, Any]
+    progress: dict[str, Any]
+    created_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    attempts: int
+    worker: str | None
+    result: dict[str, Any] | None
+    error: dict[str, Any] | None
+
+
+class JobPage(BaseModel):
+    """One page of jobs, newest first."""
+
+    items: list[Job]
+    page: int
+    limit: int
+    total: int

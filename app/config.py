@@ -1,0 +1,63 @@
+"""All settings, read from environment variables (twelve-factor).
+
+One object, ``Settings``; every field is documented here and in the README's
+configuration table. Layers: the defaults below, then the environment (and a
+``.env`` file if present), then explicit overrides passed to ``create_app``.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from typing import Any
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """TensorFleet configuration; field names are the upper-cased env vars."""
+
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    redis_url: str = Field(
+        "redis://127.0.0.1:6379/0", description="Celery broker and result backend."
+    )
+    mongodb_url: str = Field(
+        "mongodb://127.0.0.1:27017", description="MongoDB, the system of record."
+    )
+    mongodb_db: str = Field("tensorfleet", description="Database name inside MongoDB.")
+    max_upload_mb: float = Field(
+        100.0, gt=0, description="Largest dataset upload accepted (413 above)."
+    )
+    job_soft_time_limit: int = Field(
+        1800, gt=0, description="Seconds before a job is asked to stop (timeout)."
+    )
+    job_hard_time_limit: int = Field(
+        1860, gt=0, description="Seconds before a job's process is killed."
+    )
+    max_job_attempts: int = Field(
+        3, ge=1, description="Deliveries before a job that kills workers fails."
+    )
+    result_expires: int = Field(
+        3600, gt=0, description="Seconds Celery keeps task results in Redis."
+    )
+    model_compression: int = Field(
+        3, ge=0, le=9, description="joblib compression level of model artifacts."
+    )
+    service_timeout_ms: int = Field(2000, gt=0, description="Connect timeout to Redis and MongoDB.")
+
+    @property
+    def visibility_timeout(self) -> int:
+        """Redis redelivers an unacked message after this; longer than any job."""
+        return self.job_hard_time_limit + 300
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings read from the environment."""
+    return Settings()
+
+
+def make_settings(overrides: dict[str, Any] | None = None) -> Settings:
+    """Settings from the environment with ``overrides`` (test or factory) on top."""
+    return Settings(**(overrides or {}))

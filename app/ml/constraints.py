@@ -1,0 +1,123 @@
+"""Hyperparameter specs derived from scikit-learn's own parameter constraints.
+
+Names and defaults come from the estimator's ``__init__`` signature, constraints from its
+``_parameter_constraints``. Only JSON-expressible alternatives are kept (ints/floats in
+an interval, string options, booleans, None); callables, objects, arrays, dicts, hidden
+constraints and deprecated options are dropped. A parameter left with no usable
+alternative, or whose default is a hidden sentinel such as ``"deprecated"`` (a deprecated
+parameter), is not exposed.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import cache
+from numbers import Integral, Real
+from types import MappingProxyType
+from typing import Any
+
+from sklearn.utils._param_validation import (
+    Hidden,
+    Interval,
+    Options,
+    StrOptions,
+    _Booleans,
+    _Constraint,
+    _InstancesOf,
+    _NoneConstraint,
+    make_constraint,
+)
+
+# String options that need inputs a CSV pipeline cannot give: kernel matrices, functions,
+# ``metric_params`` (not exposed), or exactly two features (haversine).
+UNSUPPORTED_OPTIONS = frozenset({"precomputed", "pyfunc", "mahalanobis", "seuclidean", "haversine"})
+_SCALAR_TYPES = (str, bool, int, float, Integral, Real)
+_JSON_TYPES = {str: "string", bool: "boolean", int: "integer", Integral: "integer"}
+_DROP = object()
+
+
+@dataclass(frozen=True)
+class ParamSpec:
+    """A user-settable hyperparameter: sklearn default and JSON-able sklearn constraints."""
+
+    name: str
+    default: Any
+    constraints: tuple[Any, ...]  # sklearn declarations, as in ``_parameter_constraints``
+
+    def objects(self) -> list[_Constraint]:
+        """The constraints as sklearn constraint objects."""
+        return [make_constraint(c) for c in self.constraints]
+
+    def texts(self) -> list[str]:
+        """sklearn's human-readable text of each constraint."""
+        return [constraint_text(c) for c in self.objects()]
+
+    def describe(self) -> dict[str, Any]:
+        """JSON-able description: type, default, constraints (and options if any)."""
+        objects = self.objects()
+        out: dict[str, Any] = {
+            "type": list(dict.fromkeys(_json_type(c) for c in objects)),
+            "default": self.default,
+            "constraints": self.texts(),
+        }
+        options = sorted(o for c in objects if isinstance(c, Options) for o in c.options)
+        if options:
+            out["options"] = options
+        return out
+
+
+def init_params(estimator: type) -> dict[str, Any]:
+    """Constructor parameters of ``estimator`` with their defaults."""
+    return {n: p.default for n, p in inspect.signature(estimator).parameters.items()}
+
+
+def constraint_text(constraint: _Constraint) -> str:
+    """sklearn's human-readable text of a constraint, with options sorted (stable output)."""
+    if isinstance(constraint, Options):
+        type_name = "str" if constraint.type is str else constraint.type.__name__
+        return f"a {type_name} among {{{', '.join(repr(o) for o in sorted(constraint.options))}}}"
+    return str(constraint)
+
+
+def _json_type(constraint: _Constraint) -> str:
+    """The JSON type a constraint accepts."""
+    if isinstance(constraint, _NoneConstraint):
+        return "null"
+    if isinstance(constraint, _Booleans):
+        return "boolean"
+    return _JSON_TYPES.get(getattr(constraint, "type", None), "number")
+
+
+def _json_constraint(raw: Any) -> Any:
+    """The JSON-expressible part of one sklearn constraint declaration, or ``_DROP``."""
+    if isinstance(raw, Hidden):
+        return _DROP
+    constraint = make_constraint(raw)
+    if isinstance(constraint, Options):
+        kept = set(constraint.options) - set(constraint.deprecated) - UNSUPPORTED_OPTIONS
+        if not kept or constraint.type not in _SCALAR_TYPES:
+            return _DROP
+        return StrOptions(kept) if constraint.type is str else Options(constraint.type, kept)
+    if isinstance(constraint, (Interval, _Booleans, _NoneConstraint)):
+        return raw
+    if isinstance(constraint, _InstancesOf) and constraint.type in _SCALAR_TYPES:
+        return raw
+    return _DROP
+
+
+@cache
+def derive_specs(estimator: type, exclude: frozenset[str]) -> Mapping[str, ParamSpec]:
+    """Hyperparameters of an sklearn estimator class (minus ``exclude``), from sklearn."""
+    constraints = getattr(estimator, "_parameter_constraints", {})
+    specs: dict[str, ParamSpec] = {}
+    for name, default in init_params(estimator).items():
+        if name in exclude or name not in constraints:
+            continue
+        kept = tuple(c for c in map(_json_constraint, constraints[name]) if c is not _DROP)
+        objects = [make_constraint(c) for c in kept]
+        usable = any(not isinstance(c, _NoneConstraint) for c in objects)
+        if usable and any(c.is_satisfied_by(default) for c in objects):
+            specs[name] = ParamSpec(name, default, kept)
+    return MappingProxyType(specs)

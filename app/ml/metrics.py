@@ -1,0 +1,101 @@
+"""Evaluation metrics as plain JSON-able values (floats, ints, lists; None, never NaN)."""
+
+from __future__ import annotations
+
+import math
+import warnings
+from typing import Any
+
+import numpy as np
+from sklearn import metrics as skm
+
+
+def to_jsonable(value: Any) -> Any:
+    """A numpy scalar as the Python scalar; NaN/inf floats as None."""
+    if isinstance(value, np.generic):
+        value = value.item()
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
+def _float(value: Any) -> float | None:
+    """A metric as a finite Python float, or None."""
+    return None if value is None else to_jsonable(float(value))
+
+
+def classification_metrics(
+    y_true: Any,
+    y_pred: Any,
+    y_score: Any = None,
+    labels: Any = None,
+    train_accuracy: float | None = None,
+) -> dict[str, Any]:
+    """Accuracy, macro/weighted precision-recall-F1, confusion matrix, ROC AUC.
+
+    ``labels`` (default: sorted labels of ``y_true`` and ``y_pred``) is the order of the
+    confusion matrix, returned under ``"labels"``: ``confusion_matrix[i][j]`` counts rows
+    of true label ``labels[i]`` predicted as ``labels[j]``. ``y_score`` is
+    ``predict_proba`` output (columns in ``labels`` order) or, for binary tasks, a 1-D
+    ``decision_function``; ``roc_auc`` is None when it is absent or undefined.
+    """
+    labels = list(
+        np.unique(np.concatenate([np.asarray(y_true), np.asarray(y_pred)]))
+        if labels is None
+        else labels
+    )
+    out: dict[str, Any] = {
+        "test_accuracy": _float(skm.accuracy_score(y_true, y_pred)),
+        "train_accuracy": _float(train_accuracy),
+    }
+    for average in ("macro", "weighted"):
+        p, r, f, _ = skm.precision_recall_fscore_support(
+            y_true, y_pred, labels=labels, average=average, zero_division=0
+        )
+        out.update(
+            {
+                f"precision_{average}": _float(p),
+                f"recall_{average}": _float(r),
+                f"f1_{average}": _float(f),
+            }
+        )
+    matrix = skm.confusion_matrix(y_true, y_pred, labels=labels)
+    out["confusion_matrix"] = matrix.tolist()
+    out["labels"] = [to_jsonable(label) for label in labels]
+    out["roc_auc"] = _roc_auc(y_true, y_score, labels)
+    return out
+
+
+def _roc_auc(y_true: Any, y_score: Any, labels: list) -> float | None:
+    """Binary ROC AUC (score of ``labels[1]``) or one-vs-rest macro AUC; None if undefined."""
+    if y_score is None or len(labels) < 2:
+        return None
+    score = np.asarray(y_score, dtype=float)
+    y_true = np.asarray(y_true)
+    if len(np.unique(y_true)) < 2:
+        return None
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            if len(labels) == 2:
+                positive = score[:, 1] if score.ndim == 2 else score
+                return _float(skm.roc_auc_score(y_true == labels[1], positive))
+            if score.ndim != 2 or not np.allclose(score.sum(axis=1), 1.0):
+                return None  # ovr AUC needs probabilities
+            return _float(
+                skm.roc_auc_score(y_true, score, multi_class="ovr", average="macro", labels=labels)
+            )
+    except ValueError:
+        return None
+
+
+def regression_metrics(y_true: Any, y_pred: Any) -> dict[str, Any]:
+    """R², RMSE and MAE (R² None when undefined, e.g. fewer than two test rows)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # UndefinedMetricWarning for R² on < 2 rows
+        r2 = skm.r2_score(y_true, y_pred) if len(y_true) >= 2 else None
+    return {
+        "r2": _float(r2),
+        "rmse": _float(skm.root_mean_squared_error(y_true, y_pred)),
+        "mae": _float(skm.mean_absolute_error(y_true, y_pred)),
+    }

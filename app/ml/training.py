@@ -1,0 +1,174 @@
+"""Train one model: split, fit a preprocessing + estimator Pipeline, evaluate, serialize.
+
+Classifiers are fitted on the original labels (scikit-learn encodes them internally and
+keeps them in ``classes_``), so the saved Pipeline predicts the original labels and
+contains only scikit-learn objects: ``joblib.load`` works with sklearn/pandas/numpy alone.
+"""
+
+from __future__ import annotations
+
+import time
+import warnings
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, BinaryIO
+
+import joblib
+import pandas as pd
+from sklearn.metrics import accuracy_score
+from sklearn.model_selection import train_test_split
+from sklearn.pipeline import Pipeline
+
+from app.errors import DataError, ValidationError
+from app.ml.hyperparameters import validate_hyperparameters
+from app.ml.metrics import classification_metrics, regression_metrics, to_jsonable
+from app.ml.preprocessing import (
+    build_preprocessor,
+    is_numeric,
+    required_features,
+    target_values,
+)
+from app.ml.registry import Algorithm, build_estimator
+
+Progress = Callable[[str, int], None]
+
+
+@dataclass
+class TrainingResult:
+    """A fitted Pipeline with what describes it."""
+
+    pipeline: Pipeline
+    metrics: dict[str, Any]
+    features: list[str]
+    classes: list | None
+    hyperparameters: dict[str, Any]
+
+
+def train_model(
+    df: pd.DataFrame,
+    *,
+    target: str,
+    task: str,
+    algorithm: Algorithm,
+    hyperparameters: dict[str, Any],
+    test_size: float = 0.2,
+    random_state: int | None = 42,
+    progress: Progress = lambda stage, pct: None,
+) -> TrainingResult:
+    """Train ``algorithm`` on ``df`` to predict ``target``; DataError if the data can't be used.
+
+    Rows with a missing target are dropped. ``metrics["training_time"]`` is the wall-clock
+    seconds of ``Pipeline.fit`` (preprocessing + estimator) only; ``metrics["warnings"]``
+    lists warnings raised while fitting/evaluating (e.g. convergence), if any.
+    """
+    effective = validate_hyperparameters(algorithm, task, hyperparameters)
+    if not 0 < test_size < 1:
+        raise ValidationError("test_size must be between 0 and 1.", {"field": "test_size"})
+    progress("preprocessing", 20)
+    X, y, features = _prepare(df, target, task)
+    X_train, X_test, y_train, y_test = _split(X, y, task, test_size, random_state)
+    estimator = build_estimator(algorithm, task, effective, random_state)
+    pipeline = Pipeline([("preprocess", build_preprocessor(X, features)), ("model", estimator)])
+    progress("fitting", 30)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        elapsed = _fit(pipeline, X_train, y_train)
+        progress("evaluating", 80)
+        metrics = _evaluate(pipeline, task, X_train, y_train, X_test, y_test)
+    metrics.update(training_time=round(elapsed, 6), n_train=len(X_train), n_test=len(X_test))
+    messages = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+    if messages:
+        metrics["warnings"] = messages
+    classes = [to_jsonable(c) for c in pipeline.classes_] if task == "classification" else None
+    return TrainingResult(pipeline, metrics, features, classes, effective)
+
+
+def _prepare(df: pd.DataFrame, target: str, task: str) -> tuple[pd.DataFrame, pd.Series, list]:
+    """Features and cleaned target of the rows that have a target; DataError if unusable."""
+    y = target_values(df, target)
+    features = required_features(df, target)
+    details = {"field": "target"}
+    if task == "regression" and not is_numeric(y):
+        raise DataError(f"Target {target!r} is not numeric; regression needs numbers.", details)
+    if task == "classification" and pd.api.types.is_float_dtype(y):
+        message = f"Target {target!r} has fractional values; use a regression algorithm."
+        raise DataError(message, details)
+    return df.loc[y.index, features], y, features
+
+
+def _split(
+    X: pd.DataFrame, y: pd.Series, task: str, test_size: float, random_state: int | None
+) -> list:
+    """Train/test split, stratified by class for classification; DataError if impossible."""
+    stratify = None
+    if task == "classification":
+        counts = y.value_counts()
+        if len(counts) < 2:
+            raise DataError(
+                "The target has a single class; classification needs at least two.",
+                {"field": "target"},
+            )
+        if counts.min() < 2:
+            label = to_jsonable(counts.idxmin())
+            raise DataError(
+                f"Class {label!r} has only {counts.min()} row; every class needs at least 2 rows"
+                " for a stratified train/test split.",
+                {"field": "target", "class_counts": {str(k): int(v) for k, v in counts.items()}},
+            )
+        stratify = y
+    try:
+        return train_test_split(
+            X, y, test_size=test_size, random_state=random_state, stratify=stratify
+        )
+    except ValueError as exc:
+        raise DataError(
+            f"Cannot split {len(y)} rows into train and test sets: {exc}", {"n_samples": len(y)}
+        ) from None
+
+
+def _fit(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series) -> float:
+    """Fit ``pipeline``; seconds taken. A ValueError from sklearn is a DataError."""
+    start = time.perf_counter()
+    try:
+        pipeline.fit(X, y)
+    except ValueError as exc:
+        raise DataError(f"Training failed on this dataset: {exc}", {}) from None
+    return time.perf_counter() - start
+
+
+def _evaluate(pipeline: Pipeline, task: str, X_train, y_train, X_test, y_test) -> dict[str, Any]:
+    """Test metrics of a fitted pipeline (and train accuracy for classification)."""
+    try:
+        y_pred = pipeline.predict(X_test)
+        if task == "regression":
+            return regression_metrics(y_test, y_pred)
+        train_accuracy = accuracy_score(y_train, pipeline.predict(X_train))
+        y_score = _scores(pipeline, X_test)
+    except ValueError as exc:
+        raise DataError(f"Evaluation failed on this dataset: {exc}", {}) from None
+    labels = list(pipeline.classes_)
+    return classification_metrics(
+        y_test, y_pred, y_score, labels=labels, train_accuracy=train_accuracy
+    )
+
+
+def _scores(pipeline: Pipeline, X: pd.DataFrame) -> Any:
+    """``predict_proba`` if available, else a binary ``decision_function``, else None."""
+    if hasattr(pipeline, "predict_proba"):
+        return pipeline.predict_proba(X)
+    if hasattr(pipeline, "decision_function") and len(pipeline.classes_) == 2:
+        return pipeline.decision_function(X)
+    return None
+
+
+def save_model(pipeline: Pipeline, fileobj: BinaryIO, compress: int = 3) -> None:
+    """Serialize a fitted pipeline to a binary file object with joblib."""
+    joblib.dump(pipeline, fileobj, compress=compress)
+
+
+def load_model(fileobj: BinaryIO) -> Pipeline:
+    """A pipeline saved by ``save_model`` (only load artifacts this service wrote)."""
+    model = joblib.load(fileobj)
+    if not isinstance(model, Pipeline):
+        raise TypeError(f"Expected a scikit-learn Pipeline, got {type(model).__name__}.")
+    return model

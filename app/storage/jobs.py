@@ -1,0 +1,136 @@
+"""The ``jobs`` collection: every training job and its life cycle.
+
+State machine (the worker owns every change after ``queued``)::
+
+    queued ──claim──▶ running ──▶ succeeded | failed | cancelled
+      └──────── cancel (API, only while queued) ──▶ cancelled
+
+Each transition is one conditional update, so two actors never both win.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.database import Database
+
+from app.errors import NotFoundError
+from app.storage.pagination import Page, find_page
+
+ACTIVE = ("queued", "running")
+FINISHED = ("succeeded", "failed", "cancelled")
+STATUSES = ACTIVE + FINISHED
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware, at MongoDB's millisecond precision."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+
+
+class JobRepository:
+    """Reads and conditional writes of job documents (``_id`` is the job id)."""
+
+    def __init__(self, db: Database) -> None:
+        self._jobs = db.jobs
+
+    def insert(self, job: dict[str, Any]) -> None:
+        """Store a new job document (``_id`` set by the caller)."""
+        self._jobs.insert_one(job)
+
+    def get(self, job_id: str) -> dict[str, Any]:
+        """The job document; NotFoundError if there is none."""
+        job = self._jobs.find_one({"_id": job_id})
+        if job is None:
+            raise NotFoundError(f"Job '{job_id}' not found.", {"job_id": job_id})
+        return job
+
+    def find(self, job_id: str) -> dict[str, Any] | None:
+        """The job document or None."""
+        return self._jobs.find_one({"_id": job_id})
+
+    def list(self, filters: dict[str, Any], page: int, limit: int) -> Page:
+        """Jobs matching ``filters`` (exact fields), newest first."""
+        query = {key: value for key, value in filters.items() if value is not None}
+        return find_page(self._jobs, query, [("created_at", -1), ("_id", -1)], page, limit)
+
+    def delete(self, job_id: str) -> None:
+        """Forget a job that was never published (enqueue failed)."""
+        self._jobs.delete_one({"_id": job_id})
+
+    def claim(self, job_id: str, worker: str) -> dict[str, Any] | None:
+        """Mark an active job running on ``worker`` and count the attempt; None if not active."""
+        now = utcnow()
+        return self._jobs.find_one_and_update(
+            {"_id": job_id, "status": {"$in": list(ACTIVE)}, "cancel_requested": {"$ne": True}},
+            {
+                "$set": {"status": "running", "worker": worker, "started_at": now},
+                "$inc": {"attempts": 1},
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+
+    def set_progress(self, job_id: str, stage: str, percent: int) -> None:
+        """Record where a running job is."""
+        self._jobs.update_one(
+            {"_id": job_id, "status": "running"},
+            {"$set": {"progress": {"stage": stage, "percent": percent}}},
+        )
+
+    def is_cancel_requested(self, job_id: str) -> bool:
+        """Whether someone asked this job to stop."""
+        job = self._jobs.find_one({"_id": job_id}, {"cancel_requested": 1})
+        return bool(job and job.get("cancel_requested"))
+
+    def finish(self, job_id: str, status: str, **fields: Any) -> bool:
+        """Move an active job to a final ``status``; False if it had already ended."""
+        update = {"status": status, "finished_at": utcnow(), **fields}
+        if status == "succeeded":
+            update["progress"] = {"stage": "done", "percent": 100}
+        result = self._jobs.update_one(
+            {"_id": job_id, "status": {"$in": list(ACTIVE)}}, {"$set": update}
+        )
+        return result.modified_count == 1
+
+    def fail(self, job_id: str, error_type: str, message: str) -> bool:
+        """End a job as failed with a typed error (``cancelled`` ends it cancelled)."""
+        status = "cancelled" if error_type == "cancelled" else "failed"
+        return self.finish(job_id, status, error={"type": error_type, "message": message})
+
+    def request_cancel(self, job_id: str) -> dict[str, Any] | None:
+        """Flag an active job for cancellation; a queued one ends cancelled at once."""
+        now = utcnow()
+        cancelled = {"type": "cancelled", "message": "Cancelled by request."}
+        job = self._jobs.find_one_and_update(
+            {"_id": job_id, "status": "queued"},
+            {
+                "$set": {
+                    "status": "cancelled",
+                    "cancel_requested": True,
+                    "finished_at": now,
+                    "error": cancelled,
+                }
+            },
+            return_document=ReturnDocument.AFTER,
+        )
+        if job is not None:
+            return job
+        return self._jobs.find_one_and_update(
+            {"_id": job_id, "status": "running"},
+            {"$set": {"cancel_requested": True}},
+            return_document=ReturnDocument.AFTER,
+        )
+
+    def count_by_status(self) -> dict[str, int]:
+        """How many jobs are in each status (every status present, zero if none)."""
+        counts = dict.fromkeys(STATUSES, 0)
+        for row in self._jobs.aggregate([{"$group": {"_id": "$status", "n": {"$sum": 1}}}]):
+            counts[row["_id"]] = row["n"]
+        return counts
+
+    def oldest_queued(self, queue: str) -> dict[str, Any] | None:
+        """The oldest job still waiting on ``queue``."""
+        cursor = self._jobs.find({"status": "queued", "queue": queue}).sort("created_at", 1)
+        return next(iter(cursor.limit(1)), None)

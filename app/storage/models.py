@@ -1,0 +1,121 @@
+"""The ``models`` collection: versioned metadata of every trained model.
+
+Inserting the model document is the commit point of a training job: the
+artifact is uploaded first, and a job that runs twice finds its model by the
+unique ``job_id`` index instead of creating a second version. Versions come
+from an atomic per-name counter, so concurrent jobs of one name never collide
+and a deleted version number is never reused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pymongo import ReturnDocument
+from pymongo.database import Database
+from pymongo.errors import DuplicateKeyError
+
+from app.errors import NotFoundError
+from app.storage.artifacts import ArtifactStore
+from app.storage.pagination import Page, find_page
+
+SORTS = {
+    "-created_at": [("created_at", -1), ("_id", -1)],
+    "created_at": [("created_at", 1), ("_id", 1)],
+    "-score": [("score", -1), ("created_at", -1)],
+    "score": [("score", 1), ("created_at", -1)],
+    "name": [("name", 1), ("version", -1)],
+    "-version": [("version", -1), ("created_at", -1)],
+}
+
+
+class ModelRepository:
+    """Model documents, their version counters and their GridFS artifacts."""
+
+    def __init__(self, db: Database) -> None:
+        self._models = db.models
+        self._counters = db.counters
+        self.artifacts = ArtifactStore(db)
+
+    def next_version(self, name: str) -> int:
+        """Atomically take the next version number of model ``name``."""
+        counter = self._counters.find_one_and_update(
+            {"_id": f"model:{name}"},
+            {"$inc": {"seq": 1}},
+            upsert=True,
+            return_document=ReturnDocument.AFTER,
+        )
+        return int(counter["seq"])
+
+    def commit(self, model: dict[str, Any]) -> dict[str, Any]:
+        """Insert a model document; if its job already committed one, return that instead."""
+        try:
+            self._models.insert_one(model)
+            return model
+        except DuplicateKeyError:
+            existing = self.find_by_job(model["job_id"])
+            if existing is None:
+                raise
+            return existing
+
+    def find_by_job(self, job_id: str) -> dict[str, Any] | None:
+        """The model a job produced, if it committed one."""
+        return self._models.find_one({"job_id": job_id})
+
+    def get(self, model_id: str) -> dict[str, Any]:
+        """The model document; NotFoundError if absent."""
+        model = self._models.find_one({"_id": model_id})
+        if model is None:
+            raise NotFoundError(f"Model '{model_id}' not found.", {"model_id": model_id})
+        return model
+
+    def list(self, filters: dict[str, Any], sort: str, page: int, limit: int) -> Page:
+        """Models matching ``filters`` in one of the ``SORTS`` orders."""
+        query = {key: value for key, value in filters.items() if value is not None}
+        return find_page(self._models, query, SORTS[sort], page, limit)
+
+    def delete(self, model_id: str) -> None:
+        """Remove a model's document, then its file (a crash in between leaves no dangling doc)."""
+        model = self.get(model_id)
+        self._models.delete_one({"_id": model_id})
+        self.artifacts.delete(model["file_id"])
+
+    def discard_uncommitted(self, job_id: str) -> int:
+        """Delete artifacts a job uploaded without committing a model (a crashed earlier try)."""
+        committed = self.find_by_job(job_id)
+        if committed is not None:
+            return 0
+        return self.artifacts.delete_where({"kind": "model", "job_id": job_id})
+
+    def statistics(self) -> dict[str, Any]:
+        """Model counts by algorithm and dataset; best and mean score per task and algorithm."""
+        return {
+            "total": self._models.count_documents({}),
+            "by_algorithm": self._count_by("algorithm"),
+            "by_dataset": self._count_by("dataset_name"),
+            "scores": {task: self._scores(task) for task in ("classification", "regression")},
+        }
+
+    def _count_by(self, field: str) -> dict[str, int]:
+        rows = self._models.aggregate([{"$group": {"_id": f"${field}", "n": {"$sum": 1}}}])
+        return {row["_id"]: row["n"] for row in rows}
+
+    def _scores(self, task: str) -> dict[str, dict[str, Any]]:
+        """Per algorithm: the task's score metric (accuracy or r2), best and mean."""
+        group = {
+            "_id": "$algorithm",
+            "count": {"$sum": 1},
+            "best": {"$max": "$score"},
+            "mean": {"$avg": "$score"},
+        }
+        rows = self._models.aggregate([{"$match": {"task": task}}, {"$group": group}])
+        metric = "test_accuracy" if task == "classification" else "r2"
+        return {
+            row["_id"]: {
+                "metric": metric,
+                "count": row["count"],
+                "best": row["best"],
+                "mean": round(row["mean"], 6) if row["mean"] is not None else None,
+            }
+            for row in rows
+        }

@@ -1,0 +1,59 @@
+"""The MongoDB connection (one client per process) and the indexes created at start-up."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+from pymongo import ASCENDING, DESCENDING, MongoClient
+from pymongo.database import Database
+from pymongo.errors import PyMongoError
+
+from app.config import Settings
+from app.errors import ServiceUnavailableError
+
+_lock = threading.Lock()
+_clients: dict[tuple[int, str, int], MongoClient] = {}
+
+
+def get_client(settings: Settings) -> MongoClient:
+    """A MongoClient for this process; a forked child gets its own (pymongo is not fork-safe)."""
+    key = (os.getpid(), settings.mongodb_url, settings.service_timeout_ms)
+    with _lock:
+        client = _clients.get(key)
+        if client is None:
+            client = MongoClient(
+                settings.mongodb_url,
+                tz_aware=True,
+                serverSelectionTimeoutMS=settings.service_timeout_ms,
+                connectTimeoutMS=settings.service_timeout_ms,
+                appname="tensorfleet",
+            )
+            _clients[key] = client
+        return client
+
+
+def get_database(settings: Settings) -> Database:
+    """The TensorFleet database of ``settings``."""
+    return get_client(settings)[settings.mongodb_db]
+
+
+def ping(db: Database) -> None:
+    """Raise ServiceUnavailableError unless MongoDB answers."""
+    try:
+        db.client.admin.command("ping")
+    except PyMongoError as exc:
+        raise ServiceUnavailableError("MongoDB is unreachable.", {"service": "mongodb"}) from exc
+
+
+def ensure_indexes(db: Database) -> None:
+    """Create every index TensorFleet relies on (idempotent)."""
+    db.jobs.create_index([("created_at", DESCENDING)])
+    db.jobs.create_index([("status", ASCENDING), ("created_at", DESCENDING)])
+    db.jobs.create_index([("model_name", ASCENDING), ("created_at", DESCENDING)])
+    db.datasets.create_index([("name", ASCENDING), ("version", ASCENDING)], unique=True)
+    db.models.create_index([("name", ASCENDING), ("version", ASCENDING)], unique=True)
+    db.models.create_index([("job_id", ASCENDING)], unique=True)
+    db.models.create_index([("created_at", DESCENDING)])
+    db.models.create_index([("algorithm", ASCENDING)])
+    db.models.create_index([("dataset_name", ASCENDING)])

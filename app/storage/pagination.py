@@ -1,0 +1,31 @@
+"""Page/limit pagination shared by every list endpoint."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from pymongo.collection import Collection
+
+
+@dataclass
+class Page:
+    """One page of documents and the total that match."""
+
+    items: list[dict[str, Any]]
+    page: int
+    limit: int
+    total: int
+
+
+def find_page(
+    collection: Collection,
+    query: dict[str, Any],
+    sort: list[tuple[str, int]],
+    page: int,
+    limit: int,
+) -> Page:
+    """Documents ``(page - 1) * limit`` onwards in ``sort`` order, with the match count."""
+    total = collection.count_documents(query)
+    cursor = collection.find(query).sort(sort).skip((page - 1) * limit).limit(limit)
+    return Page(items=list(cursor), page=page, limit=limit, total=total)

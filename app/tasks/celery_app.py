@@ -1,0 +1,46 @@
+"""The Celery application and its reliability settings."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from app.config import Settings
+
+TRAINING_QUEUE = "training"
+TRAIN_TASK = "tensorfleet.train_model"
+
+
+def create_celery(settings: Settings) -> Celery:
+    """A Celery app on ``settings.redis_url``: JSON only, at-least-once delivery."""
+    celery = Celery(
+        "tensorfleet",
+        broker=settings.redis_url,
+        backend=settings.redis_url,
+        include=["app.tasks.training"],  # imported by workers only: the API sends by name
+    )
+    celery.conf.update(
+        task_serializer="json",
+        result_serializer="json",
+        event_serializer="json",
+        accept_content=["json"],
+        result_accept_content=["json"],
+        # at-least-once: ack after the task ends, requeue if its process dies
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        worker_prefetch_multiplier=1,
+        task_soft_time_limit=settings.job_soft_time_limit,
+        task_time_limit=settings.job_hard_time_limit,
+        broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+        result_expires=settings.result_expires,
+        task_default_queue=TRAINING_QUEUE,
+        task_routes={TRAIN_TASK: {"queue": TRAINING_QUEUE}},
+        task_track_started=True,
+        task_send_sent_event=True,
+        worker_send_task_events=True,
+        broker_connection_retry_on_startup=True,
+        broker_connection_timeout=settings.service_timeout_ms / 1000,
+        redis_socket_connect_timeout=settings.service_timeout_ms / 1000,
+        worker_cancel_long_running_tasks_on_connection_loss=False,
+    )
+    celery.settings = settings  # type: ignore[attr-defined]
+    return celery

@@ -1,0 +1,69 @@
+"""Job-finished notifications over Redis pub/sub, so clients can wait without busy polling.
+
+Whoever ends a job publishes on ``tensorfleet:job:<id>``; a waiter subscribes
+*before* re-reading the job, so an end between the two is never missed. The
+job document stays the truth: the message only says "look again".
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+import redis
+
+log = logging.getLogger(__name__)
+
+_lock = threading.Lock()
+_clients: dict[tuple[int, str], redis.Redis] = {}
+RECHECK_SECONDS = 1.0  # re-read the job this often even without a message
+
+
+def get_redis(url: str) -> redis.Redis:
+    """A Redis client for this process (one connection pool each)."""
+    key = (os.getpid(), url)
+    with _lock:
+        if key not in _clients:
+            _clients[key] = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=None)
+        return _clients[key]
+
+
+def channel(job_id: str) -> str:
+    """The pub/sub channel of one job."""
+    return f"tensorfleet:job:{job_id}"
+
+
+def publish_job_finished(client: redis.Redis, job_id: str) -> None:
+    """Wake whoever waits on ``job_id`` (best effort: waiters re-check anyway)."""
+    try:
+        client.publish(channel(job_id), "finished")
+    except redis.RedisError as exc:
+        log.warning("could not publish end of job %s: %s", job_id, exc)
+
+
+def wait_until(
+    client: redis.Redis,
+    job_id: str,
+    seconds: float,
+    load: Callable[[], dict[str, Any]],
+    done: Callable[[dict[str, Any]], bool],
+) -> dict[str, Any]:
+    """Return ``load()`` as soon as ``done`` holds for it, or when ``seconds`` have passed."""
+    job = load()
+    if done(job) or seconds <= 0:
+        return job
+    deadline = time.monotonic() + seconds
+    with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+        pubsub.subscribe(channel(job_id))
+        job = load()
+        while not done(job):
+            left = deadline - time.monotonic()
+            if left <= 0:
+                break
+            pubsub.get_message(timeout=min(left, RECHECK_SECONDS))
+            job = load()
+    return job

@@ -1,0 +1,105 @@
+"""Integration fixtures: the real local stack (Redis, nx-27017, API, workers, Flower) on free ports.
+
+Every test in this directory is marked ``integration`` automatically.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+from app.localstack import LocalStack, StackConfig, free_ports
+
+HERE = Path(__file__).parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Mark the tests under tests/integration as ``integration``."""
+    for item in items:
+        if item.path.is_relative_to(HERE):
+            item.add_marker(pytest.mark.integration)
+
+
+def stack_config(data_dir: Path, **overrides: Any) -> StackConfig:
+    """A StackConfig on fresh free ports under ``data_dir``, Redis without persistence."""
+    metrics = free_ports(2, consecutive=True)
+    while set(ports := free_ports(4)) & set(metrics):
+        pass
+    redis_port, mongo_port, api_port, flower_port = ports
+    values: dict[str, Any] = {
+        "data_dir": data_dir,
+        "redis_port": redis_port,
+        "mongo_port": mongo_port,
+        "api_port": api_port,
+        "flower_port": flower_port,
+        "metrics_port": metrics[0],
+        "workers": 2,
+        "mongodb_db": "tensorfleet_test",
+        "flower_auth": "tester:integration-secret",
+        "redis_appendonly": False,
+        "startup_timeout": 90.0,
+    }
+    return StackConfig(**{**values, **overrides})
+
+
+@pytest.fixture(scope="session")
+def make_stack_config() -> Callable[..., StackConfig]:
+    """``make_stack_config(data_dir, **overrides)``: a config on free ports (e.g. a subset:
+    ``services=("redis", "mongo")``) for tests that start their own LocalStack."""
+    return stack_config
+
+
+@pytest.fixture(scope="session")
+def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
+    """The whole stack, started once per session; ``api_url``, ``redis_url``, ``mongodb_url``,
+    ``flower_url``, ``flower_auth``, ``metrics_urls`` and ``data_dir`` tell where it is."""
+    with LocalStack(stack_config(tmp_path_factory.mktemp("stack"))) as started:
+        yield started
+
+
+class ApiClient:
+    """A ``requests.Session`` whose paths are relative to the API's base URL."""
+
+    def __init__(self, session: requests.Session, base_url: str) -> None:
+        self.session = session
+        self.base_url = base_url
+
+    def url(self, path: str) -> str:
+        """Absolute URL of ``path`` (e.g. ``/api/v1/jobs``)."""
+        return self.base_url + path
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Send a request; a 30 s timeout unless given."""
+        kwargs.setdefault("timeout", 30)
+        return self.session.request(method, self.url(path), **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        """GET ``path``."""
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        """POST ``path``."""
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str, **kwargs: Any) -> requests.Response:
+        """PUT ``path``."""
+        return self.request("PUT", path, **kwargs)
+
+    def patch(self, path: str, **kwargs: Any) -> requests.Response:
+        """PATCH ``path``."""
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        """DELETE ``path``."""
+        return self.request("DELETE", path, **kwargs)
+
+
+@pytest.fixture
+def api(stack: LocalStack) -> Iterator[ApiClient]:
+    """An HTTP client of the running stack's API."""
+    with requests.Session() as session:
+        yield ApiClient(session, stack.api_url)
