@@ -33,7 +33,8 @@ from app.localstack.process import (
 )
 
 CELERY_APP = "worker:celery_app"
-DOCS_PATH = "/api/v1/docs"
+DOCS_PATH = "/api/v1/docs/swagger/"  # interactive; the spec is at /api/v1/docs/openapi.json
+SPEC_PATH = "/api/v1/docs/openapi.json"
 
 
 class LocalStack:
@@ -98,7 +99,9 @@ class LocalStack:
             "MongoDB": f"{self.mongodb_url} (db {self.config.mongodb_db})",
         }
         if self._wants("api"):
-            urls |= {"API": self.api_url, "API docs": self.api_url + DOCS_PATH}
+            urls["API"] = self.api_url
+            urls["API docs"] = self.api_url + DOCS_PATH
+            urls["OpenAPI spec"] = self.api_url + SPEC_PATH
         if self._wants("flower"):
             user, _, password = self.flower_auth.partition(":")
             shown = password if self.flower_auth_generated else "<from FLOWER_BASIC_AUTH>"
@@ -142,11 +145,12 @@ class LocalStack:
         if self._wants("mongo") and not cfg.mongodb_url:
             (self.data_dir / "mongo.pid").unlink(missing_ok=True)  # stale after a SIGKILL
             self._spawn("mongo", self._mongo_argv())
-        self._await("Redis", lambda: _redis_ping(self.redis_url))
-        self._await("MongoDB", lambda: _mongo_ping(self.mongodb_url))
-        if not (self._wants("api") or self._wants("workers") or self._wants("flower")):
-            return
-        if self._wants("api") or self._wants("workers"):
+        app_tier = {"api", "workers", "flower"} & set(cfg.services)
+        if app_tier or self._wants("redis"):  # started here or external: it must answer
+            self._await("Redis", lambda: _redis_ping(self.redis_url))
+        if app_tier - {"flower"} or self._wants("mongo"):
+            self._await("MongoDB", lambda: _mongo_ping(self.mongodb_url))
+        if app_tier - {"flower"}:
             self._bootstrap()
         celery = [str(self._bin("celery")), "-A", CELERY_APP]
         for i in range(self._worker_count):

@@ -9,6 +9,7 @@ dataset, see ``_smoke_fit``).
 from __future__ import annotations
 
 import math
+import threading
 import warnings
 from collections.abc import Mapping
 from typing import Any
@@ -35,6 +36,8 @@ from app.ml.registry import (
 # Smoke-fit overrides keeping the check fast and independent of the real dataset's size.
 _SMOKE_CAPS = {"n_estimators": 2, "max_iter": 20, "n_neighbors": 3}
 _SMOKE_INT_TO_ONE = ("max_features", "max_samples")
+# catch_warnings swaps process-wide state: serialize smoke fits of concurrent API threads.
+_WARNINGS_LOCK = threading.Lock()
 
 
 def validate_hyperparameters(
@@ -172,10 +175,10 @@ def _smoke_fit(algorithm: Algorithm, task: str, params: Mapping[str, Any]) -> No
     X = rng.normal(size=(60, 4))
     y = np.array(["a", "b"] * 30) if task == "classification" else np.abs(X[:, 0]) + 1.0
     try:
-        with warnings.catch_warnings():
+        with _WARNINGS_LOCK, warnings.catch_warnings():
             warnings.simplefilter("ignore")
             build_estimator(algorithm, task, smoke, random_state=0).fit(X, y).predict(X[:5])
-    except Exception as exc:
+    except Exception as exc:  # whatever the estimator raises, the combination is unusable
         raise ValidationError(
             f"Invalid hyperparameters for {algorithm.estimators[task].__name__}: {exc}",
             {"field": "hyperparameters"},

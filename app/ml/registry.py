@@ -41,9 +41,12 @@ FLEET_BOUNDS: Mapping[str, Mapping[str, Any]] = {
 EXCLUDED_PARAMS = frozenset({"random_state", *FIXED_PARAMS})
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class Algorithm:
-    """One trainable algorithm: a scikit-learn estimator class per supported task."""
+    """One trainable algorithm: a scikit-learn estimator class per supported task.
+
+    Registered algorithms are singletons: equality and hashing are by identity.
+    """
 
     name: str
     estimators: Mapping[str, type]

@@ -1,6 +1,8 @@
 """CSV parsing and profiling of datasets (upload-time checks, shared with the workers).
 
 CSV dialect: UTF-8 text (a BOM is allowed), comma-separated, first line is the header.
+A row with more fields than the header is an error; a row with fewer is padded with
+missing values (pandas' behaviour), which the preprocessing imputes.
 """
 
 from __future__ import annotations
@@ -59,6 +61,9 @@ def read_csv(raw: bytes) -> pd.DataFrame:
         raise DataError("The dataset has no columns.", {"field": "file"})
     if len(df) == 0:
         raise DataError("The dataset has a header but no data rows.", {"field": "file"})
+    if not df.index.equals(pd.RangeIndex(len(df))):  # pandas made extra fields an index
+        message = "Malformed CSV: line 2 has more fields than the header."
+        raise DataError(message, {"field": "file", "line": 2})
     return df
 
 

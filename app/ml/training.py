@@ -31,6 +31,9 @@ from app.ml.preprocessing import (
 from app.ml.registry import Algorithm, build_estimator
 
 Progress = Callable[[str, int], None]
+MIN_TRAIN_ROWS = 2
+MAX_WARNINGS = 20  # distinct warning messages kept in metrics
+_LIBRARY_WARNINGS = (DeprecationWarning, PendingDeprecationWarning)  # not about the user's model
 
 
 @dataclass
@@ -70,17 +73,27 @@ def train_model(
     estimator = build_estimator(algorithm, task, effective, random_state)
     pipeline = Pipeline([("preprocess", build_preprocessor(X, features)), ("model", estimator)])
     progress("fitting", 30)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
-        elapsed = _fit(pipeline, X_train, y_train)
-        progress("evaluating", 80)
-        metrics = _evaluate(pipeline, task, X_train, y_train, X_test, y_test)
-    metrics.update(training_time=round(elapsed, 6), n_train=len(X_train), n_test=len(X_test))
-    messages = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
-    if messages:
-        metrics["warnings"] = messages
+    metrics = _fit_and_evaluate(pipeline, task, (X_train, X_test, y_train, y_test), progress)
     classes = [to_jsonable(c) for c in pipeline.classes_] if task == "classification" else None
     return TrainingResult(pipeline, metrics, features, classes, effective)
+
+
+def _fit_and_evaluate(pipeline: Pipeline, task: str, parts: tuple, progress: Progress) -> dict:
+    """Fit, report "evaluating", score; metrics with timing, sizes and captured warnings."""
+    X_train, X_test, y_train, y_test = parts
+    with warnings.catch_warnings(record=True) as fit_warnings:
+        warnings.simplefilter("always")
+        elapsed = _fit(pipeline, X_train, y_train)
+    progress("evaluating", 80)  # outside the capture: the caller's own warnings are not ours
+    with warnings.catch_warnings(record=True) as eval_warnings:
+        warnings.simplefilter("always")
+        metrics = _evaluate(pipeline, task, X_train, y_train, X_test, y_test)
+    metrics.update(training_time=round(elapsed, 6), n_train=len(X_train), n_test=len(X_test))
+    caught = [w for w in fit_warnings + eval_warnings if w.category not in _LIBRARY_WARNINGS]
+    messages = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
+    if messages:
+        metrics["warnings"] = messages[:MAX_WARNINGS]
+    return metrics
 
 
 def _prepare(df: pd.DataFrame, target: str, task: str) -> tuple[pd.DataFrame, pd.Series, list]:
@@ -100,30 +113,36 @@ def _split(
     X: pd.DataFrame, y: pd.Series, task: str, test_size: float, random_state: int | None
 ) -> list:
     """Train/test split, stratified by class for classification; DataError if impossible."""
-    stratify = None
-    if task == "classification":
-        counts = y.value_counts()
-        if len(counts) < 2:
-            raise DataError(
-                "The target has a single class; classification needs at least two.",
-                {"field": "target"},
-            )
-        if counts.min() < 2:
-            label = to_jsonable(counts.idxmin())
-            raise DataError(
-                f"Class {label!r} has only {counts.min()} row; every class needs at least 2 rows"
-                " for a stratified train/test split.",
-                {"field": "target", "class_counts": {str(k): int(v) for k, v in counts.items()}},
-            )
-        stratify = y
+    stratify = _check_classes(y) if task == "classification" else None
+    details = {"n_samples": len(y), "test_size": test_size}
     try:
-        return train_test_split(
+        parts = train_test_split(
             X, y, test_size=test_size, random_state=random_state, stratify=stratify
         )
     except ValueError as exc:
+        message = f"Cannot split {len(y)} rows into train and test sets: {exc}"
+        raise DataError(message, details) from None
+    if len(parts[0]) < MIN_TRAIN_ROWS:
+        message = f"Cannot split {len(y)} rows: the training set would have {len(parts[0])} row."
+        raise DataError(message, details)
+    return parts
+
+
+def _check_classes(y: pd.Series) -> pd.Series:
+    """``y`` if every class (at least two) can be stratified; DataError otherwise."""
+    counts = y.value_counts()
+    details = {"field": "target", "class_counts": {str(k): int(v) for k, v in counts.items()}}
+    if len(counts) < 2:
+        message = "The target has a single class; classification needs at least two."
+        raise DataError(message, details)
+    if counts.min() < 2:
+        label = to_jsonable(counts.idxmin())
         raise DataError(
-            f"Cannot split {len(y)} rows into train and test sets: {exc}", {"n_samples": len(y)}
-        ) from None
+            f"Class {label!r} has only {counts.min()} row; every class needs at least 2 rows"
+            " for a stratified train/test split.",
+            details,
+        )
+    return y
 
 
 def _fit(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series) -> float:

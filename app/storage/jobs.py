@@ -62,11 +62,11 @@ class JobRepository:
 
     def claim(self, job_id: str, worker: str) -> dict[str, Any] | None:
         """Mark an active job running on ``worker`` and count the attempt; None if not active."""
-        now = utcnow()
         return self._jobs.find_one_and_update(
             {"_id": job_id, "status": {"$in": list(ACTIVE)}, "cancel_requested": {"$ne": True}},
             {
-                "$set": {"status": "running", "worker": worker, "started_at": now},
+                "$set": {"status": "running", "worker": worker},
+                "$currentDate": {"started_at": True},
                 "$inc": {"attempts": 1},
             },
             return_document=ReturnDocument.AFTER,
@@ -86,11 +86,12 @@ class JobRepository:
 
     def finish(self, job_id: str, status: str, **fields: Any) -> bool:
         """Move an active job to a final ``status``; False if it had already ended."""
-        update = {"status": status, "finished_at": utcnow(), **fields}
+        update = {"status": status, **fields}
         if status == "succeeded":
             update["progress"] = {"stage": "done", "percent": 100}
         result = self._jobs.update_one(
-            {"_id": job_id, "status": {"$in": list(ACTIVE)}}, {"$set": update}
+            {"_id": job_id, "status": {"$in": list(ACTIVE)}},
+            {"$set": update, "$currentDate": {"finished_at": True}},
         )
         return result.modified_count == 1
 
@@ -101,17 +102,12 @@ class JobRepository:
 
     def request_cancel(self, job_id: str) -> dict[str, Any] | None:
         """Flag an active job for cancellation; a queued one ends cancelled at once."""
-        now = utcnow()
         cancelled = {"type": "cancelled", "message": "Cancelled by request."}
         job = self._jobs.find_one_and_update(
             {"_id": job_id, "status": "queued"},
             {
-                "$set": {
-                    "status": "cancelled",
-                    "cancel_requested": True,
-                    "finished_at": now,
-                    "error": cancelled,
-                }
+                "$set": {"status": "cancelled", "cancel_requested": True, "error": cancelled},
+                "$currentDate": {"finished_at": True},
             },
             return_document=ReturnDocument.AFTER,
         )

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 import logging
 import platform
-import uuid
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
 import pandas as pd
 import sklearn
+from bson import ObjectId
 from celery.exceptions import SoftTimeLimitExceeded
 from pymongo.database import Database
 
@@ -144,7 +144,7 @@ def model_document(
     metrics = result.metrics
     score = metrics.get("test_accuracy") if job["task"] == "classification" else metrics.get("r2")
     return {
-        "_id": str(uuid.uuid4()),
+        "_id": str(ObjectId()),  # time-ordered, so ties in created_at keep creation order
         "name": job["model_name"],
         "version": version,
         "algorithm": job["algorithm"],

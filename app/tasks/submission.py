@@ -9,9 +9,9 @@ lingers as ``queued`` without a message.
 from __future__ import annotations
 
 import logging
-import uuid
 from typing import Any
 
+from bson import ObjectId
 from celery import Celery
 from kombu.exceptions import OperationalError
 from pymongo.database import Database
@@ -66,7 +66,7 @@ def new_job_document(
 ) -> dict[str, Any]:
     """The ``queued`` job document for a validated request."""
     return {
-        "_id": str(uuid.uuid4()),
+        "_id": str(ObjectId()),  # time-ordered, so ties in created_at keep creation order
         "status": "queued",
         "queue": TRAINING_QUEUE,
         "dataset": dataset["name"],

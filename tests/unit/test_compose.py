@@ -542,6 +542,13 @@ def test_worker_command_and_metrics_port(
     assert "${WORKER_CONCURRENCY:-1}" in " ".join(command_tokens(services["worker"]["command"]))
     env = env_mapping(worker)
     assert env["METRICS_PORT"] == str(WORKER_METRICS_PORT)
+    scraped = [
+        sd["port"]
+        for job in prometheus_config["scrape_configs"]
+        for sd in job.get("dns_sd_configs", [])
+        if "worker" in sd.get("names", [])
+    ]
+    assert scraped == [int(env["METRICS_PORT"])], "Prometheus must scrape the port workers serve"
     assert env["PROMETHEUS_MULTIPROC_DIR"] in worker.get("tmpfs", [])
 
 

@@ -45,7 +45,8 @@ def test_ports_workers_and_data_dir_from_environment(tmp_path: Path) -> None:
     assert stack.data_dir == tmp_path / "data"
     assert stack.log_dir == tmp_path / "data" / "logs"
     assert stack.config.mongodb_db == "tf_test"
-    assert stack.urls["API docs"] == "http://127.0.0.1:18000/api/v1/docs"
+    assert stack.urls["API docs"] == "http://127.0.0.1:18000/api/v1/docs/swagger/"
+    assert stack.urls["OpenAPI spec"] == "http://127.0.0.1:18000/api/v1/docs/openapi.json"
 
 
 def test_external_urls_replace_the_embedded_servers() -> None:
@@ -62,7 +63,9 @@ def test_empty_values_count_as_unset() -> None:
     assert config.flower_auth is None
 
 
-def test_relative_data_dir_is_made_absolute(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_relative_data_dir_is_made_absolute(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     stack = LocalStack(StackConfig.from_env({"DATA_DIR": "./var"}))
     assert stack.data_dir == tmp_path / "var"
