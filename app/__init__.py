@@ -8,6 +8,7 @@ from typing import Any
 from bson import ObjectId
 from flask import Flask
 from flask.json.provider import DefaultJSONProvider
+from werkzeug.datastructures import FileStorage
 
 from app.config import make_settings
 
@@ -20,6 +21,8 @@ class JSONProvider(DefaultJSONProvider):
             return o.isoformat().replace("+00:00", "Z")
         if isinstance(o, ObjectId):
             return str(o)
+        if isinstance(o, FileStorage):  # an upload inside spectree's form-validation errors
+            return o.filename
         return super().default(o)
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from flask import Flask, request
+from flask import Flask, redirect, request
+from werkzeug.wrappers import Response
 
 from app.api import algorithms, datasets, health, jobs, models
 from app.api.errors import register_error_handlers
@@ -17,6 +18,11 @@ def reject_malformed_json() -> None:
         raise ValidationError("The request body is not valid JSON.", {"field": "body"})
 
 
+def docs_home() -> Response:
+    """``/`` and ``/api/v1/docs`` lead to the interactive API docs."""
+    return redirect("/api/v1/docs/swagger/")
+
+
 def register_api(app: Flask) -> None:
     """Register blueprints, error handlers, metrics and the OpenAPI docs on ``app``."""
     for module in (jobs, datasets, models, algorithms, health):
@@ -25,3 +31,5 @@ def register_api(app: Flask) -> None:
     register_error_handlers(app)
     install_metrics(app)
     spec.register(app)
+    app.add_url_rule("/", "docs_home", docs_home)
+    app.add_url_rule("/api/v1/docs", "docs_redirect", docs_home)

@@ -8,6 +8,7 @@ status are read from Redis and MongoDB at scrape time.
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 from collections.abc import Iterator
@@ -25,6 +26,8 @@ from prometheus_client import (
 )
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
+from pymongo.errors import PyMongoError
+from redis.exceptions import RedisError
 
 from app.api import context
 from app.storage.jobs import JobRepository
@@ -42,6 +45,7 @@ JOBS_SUBMITTED = Counter(
     "tensorfleet_jobs_submitted_total", "Training jobs accepted.", ["algorithm"]
 )
 
+log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
 
 
@@ -59,16 +63,28 @@ class FleetCollector(Collector):
             "Age of the oldest job still queued (0 if none).",
             labels=["queue"],
         )
-        jobs = JobRepository(context.db())
-        now = datetime.now(UTC)
-        for queue in self._queues:
-            depth.add_metric([queue], context.redis_client().llen(queue))
-            oldest = jobs.oldest_queued(queue)
-            age.add_metric([queue], (now - oldest["created_at"]).total_seconds() if oldest else 0)
         by_status = GaugeMetricFamily("tensorfleet_jobs", "Jobs by status.", labels=["status"])
-        for status, count in jobs.count_by_status().items():
-            by_status.add_metric([status], count)
-        yield from (depth, age, by_status)
+        # A gauge whose source is down is left out, not the whole scrape: the request
+        # metrics matter most while Redis or MongoDB is unreachable.
+        try:
+            for queue in self._queues:
+                depth.add_metric([queue], context.redis_client().llen(queue))
+            yield depth
+        except RedisError as exc:
+            log.warning("tensorfleet_queue_depth not collected: Redis: %s", exc)
+        try:
+            jobs = JobRepository(context.db())
+            now = datetime.now(UTC)
+            for queue in self._queues:
+                oldest = jobs.oldest_queued(queue)
+                age.add_metric(
+                    [queue], (now - oldest["created_at"]).total_seconds() if oldest else 0
+                )
+            for status, count in jobs.count_by_status().items():
+                by_status.add_metric([status], count)
+            yield from (age, by_status)
+        except PyMongoError as exc:
+            log.warning("job gauges not collected: MongoDB: %s", exc)
 
 
 @bp.get("/metrics")

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from flask import Blueprint, Response, request, stream_with_context
+from flask import Blueprint, request, stream_with_context
 from spectree import Response as Spec
+from werkzeug.wrappers import Response
 
 from app.api import context, metrics
 from app.api.documents import model_json, page_json
@@ -41,6 +42,8 @@ def download_model(model_id: str) -> Response:
     `curl -OJ .../api/v1/models/<id>/download` saves `<name>-v<version>.joblib`; load it
     with `joblib.load` and call `predict` on a DataFrame of the dataset's feature columns.
     """
+    # A plain werkzeug Response, not a flask.Response: spectree calls get_data() on a
+    # flask.Response, which would read the whole file into memory before sending it.
     models = ModelRepository(context.db())
     model = models.get(model_id)
     length = models.artifacts.length(model["file_id"])

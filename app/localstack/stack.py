@@ -125,6 +125,7 @@ class LocalStack:
     def start(self) -> LocalStack:
         """Start the configured services and wait until each is ready; on failure stop all."""
         self._stopped = False
+        self.children = {}
         atexit.register(self.stop)
         try:
             self._start()
@@ -244,9 +245,16 @@ class LocalStack:
 
     def _spawn(self, name: str, argv: list[str], **env: str) -> Child:
         log_path = self.log_dir / f"{name}.log"
-        child = Child(
-            name, argv, env=self._env(name, **env), cwd=self.config.project_dir, log_path=log_path
-        )
+        try:
+            child = Child(
+                name,
+                argv,
+                env=self._env(name, **env),
+                cwd=self.config.project_dir,
+                log_path=log_path,
+            )
+        except OSError as error:
+            raise StackError(f"cannot start {name}: {error}") from error
         self.children[name] = child
         return child
 

@@ -1,7 +1,7 @@
 """Binary artifacts (dataset CSVs, model files) in MongoDB GridFS.
 
-Writes stream into a ``GridIn`` while hashing; a failed write is aborted so no
-partial file remains. Reads fetch chunks in bounded windows of ``n`` so no
+Writes store GridFS chunks as they fill, while hashing; a failed write is aborted
+so no partial file remains. Reads fetch chunks in bounded windows of ``n`` so no
 single server reply grows with the file (real MongoDB batches cursors by
 itself; the local MongoDB-compatible server does not, and refuses replies over
 ~48 MB).
@@ -12,8 +12,10 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 import gridfs
@@ -27,6 +29,7 @@ log = logging.getLogger(__name__)
 
 WINDOW_BYTES = 8 * 1024 * 1024  # at most this much file data per server reply
 CHUNK_SIZE = 1024 * 1024  # GridFS chunk size for new files
+INSERT_CHUNKS = 8  # chunks per insert_many while writing
 
 
 @dataclass
@@ -39,27 +42,73 @@ class StoredFile:
 
 
 class HashingWriter:
-    """A write-only file object that streams into GridFS and hashes as it goes."""
+    """A write-only file object that stores GridFS chunks as they fill, hashing as it goes.
 
-    def __init__(self, grid_in: gridfs.GridIn) -> None:
-        self._grid_in = grid_in
+    It writes the GridFS layout itself (chunks, then the files document on ``close``),
+    as pymongo's ``GridIn`` does, minus GridIn's index checks on every new file (two
+    queries; ``ensure_indexes`` creates the GridFS indexes) and with the chunks inserted
+    ``INSERT_CHUNKS`` at a time.
+    """
+
+    def __init__(self, store: ArtifactStore, filename: str, metadata: dict[str, Any]) -> None:
+        self._store, self._filename, self._metadata = store, filename, metadata
+        self._id = ObjectId()
         self._sha = hashlib.sha256()
+        self._buffer = bytearray()
+        self._chunks: list[dict[str, Any]] = []  # full chunks not inserted yet
+        self._n = 0
         self.size = 0
 
-    def write(self, data: bytes) -> int:
-        """Append ``data`` to the file."""
-        self._grid_in.write(data)
+    def write(self, data: bytes | bytearray | memoryview) -> int:
+        """Append ``data`` to the file (pickle's framer hands over memoryviews)."""
         self._sha.update(data)
+        self._buffer += data
         self.size += len(data)
+        while len(self._buffer) >= CHUNK_SIZE:
+            self._add_chunk(bytes(self._buffer[:CHUNK_SIZE]))
+            del self._buffer[:CHUNK_SIZE]
+        if len(self._chunks) >= INSERT_CHUNKS:
+            self._insert_chunks()
         return len(data)
 
     def flush(self) -> None:
-        """Nothing to flush: GridIn sends whole chunks as they fill."""
+        """Nothing to flush: chunks are stored as they fill."""
+
+    def tell(self) -> int:
+        """Bytes written so far (joblib asks when it writes uncompressed arrays)."""
+        return self.size
+
+    def close(self) -> None:
+        """Store the last chunk and the files document: the file exists from now on."""
+        if self._buffer:
+            self._add_chunk(bytes(self._buffer))
+            self._buffer.clear()
+        self._insert_chunks()
+        now = datetime.now(UTC)
+        self._store._files.insert_one(
+            {
+                "_id": self._id,
+                "filename": self._filename,
+                "metadata": self._metadata,
+                "chunkSize": CHUNK_SIZE,
+                "length": self.size,
+                "uploadDate": now.replace(microsecond=now.microsecond // 1000 * 1000),
+            }
+        )
+
+    def _add_chunk(self, data: bytes) -> None:
+        self._chunks.append({"files_id": self._id, "n": self._n, "data": data})
+        self._n += 1
+
+    def _insert_chunks(self) -> None:
+        if self._chunks:
+            self._store._chunks.insert_many(self._chunks, ordered=True)
+            self._chunks = []
 
     @property
     def file_id(self) -> ObjectId:
         """The id the file has (and keeps once the writer closes)."""
-        return self._grid_in._id
+        return self._id
 
     @property
     def sha256(self) -> str:
@@ -79,13 +128,12 @@ class ArtifactStore:
     @contextmanager
     def writer(self, filename: str, metadata: dict[str, Any]) -> Iterator[HashingWriter]:
         """Yield a writer; on success the file is complete, on any error it is aborted."""
-        grid_in = self._fs.new_file(filename=filename, metadata=metadata, chunkSize=CHUNK_SIZE)
-        writer = HashingWriter(grid_in)
+        writer = HashingWriter(self, filename, metadata)
         try:
             yield writer
-            grid_in.close()
+            writer.close()
         except BaseException:
-            self._abort(grid_in)
+            self._abort(writer.file_id)
             raise
 
     def put(self, data: bytes, filename: str, metadata: dict[str, Any]) -> StoredFile:
@@ -100,15 +148,32 @@ class ArtifactStore:
         return int(self._file_doc(file_id)["length"])
 
     def iter_bytes(self, file_id: Any) -> Iterator[bytes]:
-        """Yield the file's chunks in order, fetching a bounded window per query."""
+        """Yield the file's chunks in order, fetching a bounded window per query.
+
+        While one window is consumed (e.g. sent to a client) the next one is fetched in a
+        helper thread, so MongoDB and the consumer work at the same time (two windows in
+        memory at most).
+        """
         doc = self._file_doc(file_id)
         chunk_size, length = int(doc["chunkSize"]), int(doc["length"])
-        n_chunks = -(-length // chunk_size)
         window = max(1, WINDOW_BYTES // chunk_size)
-        for first in range(0, n_chunks, window):
+        firsts = range(0, -(-length // chunk_size), window)
+
+        def fetch(first: int) -> list[bytes]:
             query = {"files_id": doc["_id"], "n": {"$gte": first, "$lt": first + window}}
-            for chunk in self._chunks.find(query).sort("n", 1):
-                yield bytes(chunk["data"])
+            return [bytes(chunk["data"]) for chunk in self._chunks.find(query).sort("n", 1)]
+
+        if len(firsts) <= 1:  # a single query: nothing to overlap
+            for first in firsts:
+                yield from fetch(first)
+            return
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            ahead = pool.submit(fetch, firsts[0])
+            for i in range(len(firsts)):
+                chunks = ahead.result()
+                if i + 1 < len(firsts):
+                    ahead = pool.submit(fetch, firsts[i + 1])
+                yield from chunks
 
     def read(self, file_id: Any) -> bytes:
         """The whole file in memory (datasets; models are streamed)."""
@@ -132,9 +197,10 @@ class ArtifactStore:
             raise NotFoundError(f"Artifact {file_id} not found.", {"file_id": str(file_id)})
         return doc
 
-    @staticmethod
-    def _abort(grid_in: gridfs.GridIn) -> None:
+    def _abort(self, file_id: ObjectId) -> None:
+        """Remove whatever a failed write stored (never masking the error that caused it)."""
         try:
-            grid_in.abort()
-        except PyMongoError:  # the chunks may already be gone; never mask the real error
-            log.warning("could not abort GridFS upload %s", grid_in._id, exc_info=True)
+            self._chunks.delete_many({"files_id": file_id})
+            self._files.delete_one({"_id": file_id})
+        except PyMongoError:
+            log.warning("could not abort GridFS upload %s", file_id, exc_info=True)

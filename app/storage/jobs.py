@@ -79,23 +79,31 @@ class JobRepository:
             {"$set": {"progress": {"stage": stage, "percent": percent}}},
         )
 
+    def record_progress(self, job_id: str, stage: str, percent: int) -> bool:
+        """``set_progress`` unless a cancel was requested (one write): False if it was."""
+        result = self._jobs.update_one(
+            {"_id": job_id, "status": "running", "cancel_requested": {"$ne": True}},
+            {"$set": {"progress": {"stage": stage, "percent": percent}}},
+        )
+        return result.matched_count == 1 or not self.is_cancel_requested(job_id)
+
     def is_cancel_requested(self, job_id: str) -> bool:
         """Whether someone asked this job to stop."""
         job = self._jobs.find_one({"_id": job_id}, {"cancel_requested": 1})
         return bool(job and job.get("cancel_requested"))
 
-    def finish(self, job_id: str, status: str, **fields: Any) -> bool:
-        """Move an active job to a final ``status``; False if it had already ended."""
+    def finish(self, job_id: str, status: str, **fields: Any) -> dict[str, Any] | None:
+        """Move an active job to a final ``status``: the ended job, or None if it had ended."""
         update = {"status": status, **fields}
         if status == "succeeded":
             update["progress"] = {"stage": "done", "percent": 100}
-        result = self._jobs.update_one(
+        return self._jobs.find_one_and_update(
             {"_id": job_id, "status": {"$in": list(ACTIVE)}},
             {"$set": update, "$currentDate": {"finished_at": True}},
+            return_document=ReturnDocument.AFTER,
         )
-        return result.modified_count == 1
 
-    def fail(self, job_id: str, error_type: str, message: str) -> bool:
+    def fail(self, job_id: str, error_type: str, message: str) -> dict[str, Any] | None:
         """End a job as failed with a typed error (``cancelled`` ends it cancelled)."""
         status = "cancelled" if error_type == "cancelled" else "failed"
         return self.finish(job_id, status, error={"type": error_type, "message": message})

@@ -57,3 +57,6 @@ def ensure_indexes(db: Database) -> None:
     db.models.create_index([("created_at", DESCENDING)])
     db.models.create_index([("algorithm", ASCENDING)])
     db.models.create_index([("dataset_name", ASCENDING)])
+    # GridFS's own indexes (pymongo's GridIn would create them; ArtifactStore writes directly)
+    db["fs.files"].create_index([("filename", ASCENDING), ("uploadDate", ASCENDING)])
+    db["fs.chunks"].create_index([("files_id", ASCENDING), ("n", ASCENDING)], unique=True)

@@ -45,6 +45,7 @@ class TrainingRun:
         self.jobs, self.models = JobRepository(db), ModelRepository(db)
         self.on_progress: Progress = lambda stage, percent: None
         self.claimed = False  # whether this run took the job (else it had ended or was taken)
+        self.ended: dict[str, Any] | None = None  # the job as this run ended it
 
     def run(self) -> dict[str, Any] | None:
         """Train and commit the model; returns the job's result, or None if it did not succeed."""
@@ -56,12 +57,13 @@ class TrainingRun:
         if job["attempts"] > self.settings.max_job_attempts:
             self.models.discard_uncommitted(self.job_id)
             message = f"The job was delivered {job['attempts']} times; its worker kept dying."
-            self.jobs.fail(self.job_id, "worker_lost", message)
+            self.ended = self.jobs.fail(self.job_id, "worker_lost", message)
             return None
-        committed = self.models.find_by_job(self.job_id)
-        if committed is not None:
-            return self._succeed(committed)
-        self.models.discard_uncommitted(self.job_id)
+        if job["attempts"] > 1:  # only an earlier delivery can have committed or left files
+            committed = self.models.find_by_job(self.job_id)
+            if committed is not None:
+                return self._succeed(committed)
+            self.models.discard_uncommitted(self.job_id)
         try:
             return self._succeed(self._train_and_commit(job))
         except SoftTimeLimitExceeded:
@@ -74,9 +76,8 @@ class TrainingRun:
 
     def progress(self, stage: str, percent: int) -> None:
         """Record a stage; stop here if the job was cancelled."""
-        if self.jobs.is_cancel_requested(self.job_id):
+        if not self.jobs.record_progress(self.job_id, stage, percent):
             raise JobCancelled("Cancelled by request.")
-        self.jobs.set_progress(self.job_id, stage, percent)
         self.on_progress(stage, percent)
 
     def _train_and_commit(self, job: dict[str, Any]) -> dict[str, Any]:
@@ -122,12 +123,12 @@ class TrainingRun:
             "version": model["version"],
             "metrics": model["metrics"],
         }
-        self.jobs.finish(self.job_id, "succeeded", result=result, error=None)
+        self.ended = self.jobs.finish(self.job_id, "succeeded", result=result, error=None)
         return result
 
     def _fail(self, error_type: str, message: str) -> None:
         self.models.discard_uncommitted(self.job_id)
-        self.jobs.fail(self.job_id, error_type, message)
+        self.ended = self.jobs.fail(self.job_id, error_type, message)
         return None
 
     def _settle_unclaimable(self) -> None:

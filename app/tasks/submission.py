@@ -51,6 +51,10 @@ def submit_job(db: Database, celery: Celery, spec: dict[str, Any]) -> dict[str, 
             shadow=f"train {job['model_name']} ({algorithm.name} on {dataset['name']})",
             retry=True,
             retry_policy=PUBLISH_RETRY,
+            # The job document is the result; without this, Celery subscribes the API to
+            # the task's result channel first, and with Redis down that retries ~20 s and
+            # raises RuntimeError (a 500) instead of the 503 below.
+            ignore_result=True,
         )
     except BROKER_ERRORS as exc:
         jobs.delete(job["_id"])

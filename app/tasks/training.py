@@ -55,7 +55,8 @@ def train_model_task(self: TrainingTask, job_id: str) -> dict[str, Any] | None:
     result = run.run()
     if run.claimed:
         publish_job_finished(get_redis(self.app.settings.redis_url), job_id)
-        record_job_outcome(JobRepository(db).find(job_id), time.perf_counter() - started)
+        job = run.ended or JobRepository(db).find(job_id)  # re-read only if another run ended it
+        record_job_outcome(job, time.perf_counter() - started)
     return result
 
 

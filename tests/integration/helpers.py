@@ -6,16 +6,19 @@ Every wait here is bounded; a timeout fails the test with the last state seen.
 from __future__ import annotations
 
 import io
+import os
+import shutil
 import subprocess
 import sys
 import time
 import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from pathlib import Path
 from typing import Any
 
 import pymongo
+import pytest
 import requests
 from pymongo.database import Database
 
@@ -30,6 +33,37 @@ SLOW_JOB = {
     "algorithm": "gradient_boosting",
     "hyperparameters": {"n_estimators": 2000},
 }
+
+
+class Api:
+    """A ``requests.Session`` on the API's base URL (for module-scoped fixtures)."""
+
+    def __init__(self, session: requests.Session, base_url: str) -> None:
+        self.session, self.base_url = session, base_url
+
+    def request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
+        """Send a request; a 30 s timeout unless given."""
+        kwargs.setdefault("timeout", 30)
+        return self.session.request(method, self.base_url + path, **kwargs)
+
+    def get(self, path: str, **kwargs: Any) -> requests.Response:
+        """GET ``path``."""
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str, **kwargs: Any) -> requests.Response:
+        """POST ``path``."""
+        return self.request("POST", path, **kwargs)
+
+    def delete(self, path: str, **kwargs: Any) -> requests.Response:
+        """DELETE ``path``."""
+        return self.request("DELETE", path, **kwargs)
+
+
+@contextmanager
+def api_client(base_url: str) -> Iterator[Api]:
+    """An :class:`Api` on ``base_url``, closed afterwards."""
+    with requests.Session() as session:
+        yield Api(session, base_url)
 
 
 def unique(prefix: str) -> str:
@@ -86,13 +120,16 @@ def poll(
         time.sleep(interval)
 
 
-def wait_running(api: Any, job_id: str, timeout: float = 30.0) -> dict[str, Any]:
-    """The job once a worker has claimed it (fails if it ends or stays queued)."""
+def wait_running(
+    api: Any, job_id: str, stage: str | None = None, timeout: float = 30.0
+) -> dict[str, Any]:
+    """The job once a worker runs it (and has reached ``stage`` if given); fails if it ends."""
 
     def running() -> dict[str, Any] | None:
         job = get_job(api, job_id)
         assert job["status"] in ACTIVE, f"job ended before it was seen running: {job}"
-        return job if job["status"] == "running" else None
+        reached = stage is None or job["progress"]["stage"] == stage
+        return job if job["status"] == "running" and reached else None
 
     return poll(running, timeout, what=f"job {job_id} running")
 
@@ -105,10 +142,8 @@ def cancel(api: Any, job_id: str) -> requests.Response:
 def cancel_quietly(api: Any, job_ids: list[str]) -> None:
     """Clean-up: cancel every job still active (so the shared workers are free again)."""
     for job_id in job_ids:
-        try:
+        with suppress(requests.RequestException):
             cancel(api, job_id)
-        except requests.RequestException:
-            pass
 
 
 def assert_error(response: requests.Response, status: int, code: str | None = None) -> dict:
@@ -171,9 +206,23 @@ def model_files(db: Database, job_id: str) -> list[dict[str, Any]]:
     return list(db["fs.files"].find({"metadata.kind": "model", "metadata.job_id": job_id}))
 
 
-def chunks_of(db: Database, file_id: Any) -> list[Any]:
-    """Ids of the GridFS chunks of ``file_id`` (``count_documents`` is unsupported here)."""
-    return [doc["_id"] for doc in db["fs.chunks"].find({"files_id": file_id}, {"_id": 1})]
+def chunks_of(db: Database, file_id: Any, window: int = 8) -> list[int]:
+    """Sorted ``n`` of the GridFS chunks of ``file_id``, read a few at a time.
+
+    The local server ignores ``find`` projections when sizing its reply and refuses replies
+    over 48 MB, has no ``count_documents``/aggregation on fs.chunks, and finds chunks only
+    by ``files_id``: so windows of ``n``, as the app itself reads them.
+    """
+    found: list[int] = []
+    while True:
+        query = {"files_id": file_id, "n": {"$gte": len(found), "$lt": len(found) + window}}
+        batch = [doc["n"] for doc in db["fs.chunks"].find(query)]
+        found += batch
+        if len(batch) < window:
+            break
+    stragglers = db["fs.chunks"].find_one({"files_id": file_id, "n": {"$gte": len(found)}})
+    assert stragglers is None, f"chunk n={stragglers['n']} of {file_id} after a gap"
+    return sorted(found)
 
 
 PREDICT_SCRIPT = """
@@ -198,7 +247,15 @@ def predict_in_fresh_process(
     import json
 
     done = subprocess.run(
-        [sys.executable, "-I", "-c", PREDICT_SCRIPT, str(model_path), str(csv_path), json.dumps(columns)],
+        [
+            sys.executable,
+            "-I",
+            "-c",
+            PREDICT_SCRIPT,
+            str(model_path),
+            str(csv_path),
+            json.dumps(columns),
+        ],
         cwd=workdir,
         capture_output=True,
         text=True,
@@ -209,3 +266,14 @@ def predict_in_fresh_process(
     out = json.loads(done.stdout.strip().splitlines()[-1])
     assert out["leaked"] == [], f"the model pulled in TensorFleet modules: {out['leaked']}"
     return out["predictions"]
+
+
+def require_binary(name: str, package: str) -> str:
+    """Path of ``name``; skipped when absent, but a failure in CI, where .ci/run installs it."""
+    path = shutil.which(name)
+    if path is None:
+        message = f"{name} not installed (Debian package `{package}`)"
+        if os.environ.get("CI"):
+            pytest.fail(message + ": .ci/run should have installed it")
+        pytest.skip(message)
+    return path

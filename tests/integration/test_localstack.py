@@ -169,11 +169,14 @@ def child_pids(proc: subprocess.Popen) -> dict[str, int]:
     return {"redis": redis_pid, "mongo": int(proc.mongo_pidfile.read_text())}  # type: ignore[attr-defined]
 
 
-def test_cli_sigterm_stops_every_child(cli: Callable[[], subprocess.Popen]) -> None:
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGINT])
+def test_cli_signal_stops_every_child(
+    cli: Callable[[], subprocess.Popen], sig: signal.Signals
+) -> None:
     proc = cli()
     pids = child_pids(proc)
     assert all(pid_alive(pid) for pid in pids.values())
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     assert proc.wait(timeout=30) == 0, proc.output()  # type: ignore[attr-defined]
     assert_all_gone(list(pids.values()))
 

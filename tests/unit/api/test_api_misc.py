@@ -117,3 +117,10 @@ def test_openapi_document_lists_every_endpoint(client) -> None:
     ):
         assert path in paths
     assert client.get("/api/v1/docs/swagger/").status_code == 200
+
+
+def test_root_and_docs_path_redirect_to_interactive_docs(client) -> None:
+    for path in ("/", "/api/v1/docs"):
+        response = client.get(path)
+        assert response.status_code == 302
+        assert response.headers["Location"] == "/api/v1/docs/swagger/"

@@ -1,0 +1,1 @@
+"""TensorFleet's performance benchmark (``make bench`` / ``python -m bench``); see README.md."""

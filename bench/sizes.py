@@ -1,0 +1,62 @@
+"""How much work each figure does: the full run (``make bench``) and the smoke run (tests)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+
+@dataclass(frozen=True)
+class Sizes:
+    """Counts, sizes and time limits of one benchmark run (every loop is bounded by these)."""
+
+    rounds: int = 3  # each figure is measured this many times (service and baseline each)
+    noop_calls: int = 40  # bare Celery round trips per round
+    tiny_jobs: int = 20  # iris decision_tree jobs per round
+    mlflow_runs: int = 10  # MLflow log_model calls per round (0: skip vs_mlflow)
+    big_rows: int = 20_000
+    big_features: int = 20
+    big_trees: int = 100
+    big_timeout: float = 120.0
+    scale_jobs: int = 40
+    scale_rows: int = 4_000
+    scale_trees: int = 50
+    submit_clients: int = 16
+    submit_seconds: float = 10.0
+    download_rows: int = 20_000
+    download_trees: int = 40  # ~59 MB uncompressed (10 noisy classes: deep, wide trees)
+    download_min_bytes: int = 50_000_000
+    download_reads: int = 5  # downloads (and GridFS reads) per figure
+    rss_after_jobs: int = 100
+    budget_seconds: float = 570.0  # figures not started by then are skipped
+    # False (smoke only): the 1-worker scaling drain shares the download tier, whose
+    # MODEL_COMPRESSION=0 makes its jobs cheaper than the 2-worker tier's, saving a restart
+    separate_download_tier: bool = True
+
+    def with_rounds(self, rounds: int) -> Sizes:
+        """The same sizes with another round count."""
+        return replace(self, rounds=rounds)
+
+
+FULL = Sizes()
+SMOKE = Sizes(
+    rounds=1,
+    noop_calls=5,
+    tiny_jobs=3,
+    mlflow_runs=0,
+    big_rows=600,
+    big_features=5,
+    big_trees=5,
+    big_timeout=60.0,
+    scale_jobs=4,
+    scale_rows=300,
+    scale_trees=5,
+    submit_clients=4,
+    submit_seconds=1.5,
+    download_rows=600,
+    download_trees=5,
+    download_min_bytes=0,
+    download_reads=1,
+    rss_after_jobs=0,
+    budget_seconds=150.0,
+    separate_download_tier=False,
+)
