@@ -2,10 +2,9 @@
 
 Phases share one Redis + MongoDB and each runs on its own app tier:
   0 workers: submit_throughput (the API alone on the CPU)
-  2 workers: tiny_job_overhead, vs_mlflow, big_job_efficiency, worker_scaling (2 workers),
-             worker_rss_mb / api_rss_mb (after >= 100 jobs)
-  1 worker:  worker_scaling (1 worker)
-  1 worker, MODEL_COMPRESSION=0: download_throughput (--smoke: and the 1-worker drain)
+  2 workers: tiny_job_overhead, vs_mlflow, big_job_efficiency, worker_scaling (2 workers
+             consuming, then 1), worker_rss_mb / api_rss_mb (after >= 100 jobs)
+  1 worker, MODEL_COMPRESSION=0: download_throughput
 Exit status: 0 when every figure was measured (goals met or not), 1 if one could not be.
 """
 
@@ -20,8 +19,9 @@ import traceback
 from collections.abc import Callable
 from pathlib import Path
 
-from bench import download, latency, memory, throughput, training_jobs
-from bench.harness import Harness
+from bench import download as download_fig
+from bench import latency, memory, throughput, training_jobs
+from bench.harness import Harness, Tier
 from bench.progress import Progress
 from bench.report import Figure, table, write_results
 from bench.sizes import FULL, SMOKE, Sizes
@@ -37,6 +37,7 @@ ORDER = [
     "api_rss_mb",
 ]
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
+Step = tuple[str, Callable[[Tier], Figure | list[Figure]]]  # (figure name, measure on a tier)
 
 
 class Run:
@@ -65,6 +66,17 @@ class Run:
             fig.details["loadavg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
             self.figures[fig.name] = fig
 
+    def in_tier(self, workers: int, env: dict[str, str], steps: list[Step]) -> None:
+        """Measure ``steps`` on a tier of ``workers`` workers; if the tier fails, they fail."""
+        try:
+            with self.h.tier(workers, env) as tier:
+                for name, action in steps:
+                    self.measure(name, lambda action=action: action(tier))
+        except Exception as exc:  # the tier did not start or stop cleanly
+            logging.getLogger("bench").error("tier of %d workers failed: %s", workers, exc)
+            for name, _ in steps:
+                self.figures.setdefault(name, _placeholder(name, error=f"tier: {exc}"))
+
     def all(self) -> list[Figure]:
         """Every figure in table order (placeholders for those never reached)."""
         return [self.figures.get(n) or _placeholder(n, error="not reached") for n in ORDER]
@@ -78,33 +90,24 @@ def _placeholder(name: str, error: str | None = None, skipped: str | None = None
 
 def run(h: Harness, sizes: Sizes, progress: Progress) -> list[Figure]:
     """Every phase, in the order of the module docstring."""
-    r, s = Run(h, sizes, progress), sizes
-    with h.tier(workers=0) as tier:
-        r.measure("submit_throughput", lambda: throughput.submit_throughput(h, tier, s, progress))
-    scaling: dict[int, list[float]] = {}
-    with h.tier(workers=2) as tier:
-        r.measure("tiny_job_overhead", lambda: latency.tiny_job_overhead(h, tier, s, progress))
-        tiny = r.figures["tiny_job_overhead"]
-        r.measure("vs_mlflow", lambda: latency.vs_mlflow(h, tier, tiny, s, progress))
-        r.measure(
-            "big_job_efficiency", lambda: training_jobs.big_job_efficiency(h, tier, s, progress)
-        )
-        r.measure("worker_scaling", lambda: _scaling(scaling, 2, tier, s, progress))
-        r.measure("worker_rss_mb", lambda: memory.rss_figures(h, tier, s, progress))
-    uncompressed = {"MODEL_COMPRESSION": "0"}
-    if s.separate_download_tier:
-        with h.tier(workers=1) as tier:
-            r.measure("worker_scaling", lambda: _scaling(scaling, 1, tier, s, progress))
-    with h.tier(workers=1, env=uncompressed) as tier:
-        if not s.separate_download_tier:
-            r.measure("worker_scaling", lambda: _scaling(scaling, 1, tier, s, progress))
-        r.measure("download_throughput", lambda: download.download_throughput(h, tier, s, progress))
+    r, s, p = Run(h, sizes, progress), sizes, progress
+
+    def vs_mlflow(tier: Tier) -> Figure:
+        tiny = r.figures.get("tiny_job_overhead") or _placeholder("tiny_job_overhead")
+        return latency.vs_mlflow(h, tier, tiny, s, p)
+
+    download = ("download_throughput", lambda t: download_fig.download_throughput(h, t, s, p))
+    r.in_tier(0, {}, [("submit_throughput", lambda t: throughput.submit_throughput(h, t, s, p))])
+    two_workers = [
+        ("tiny_job_overhead", lambda t: latency.tiny_job_overhead(h, t, s, p)),
+        ("vs_mlflow", vs_mlflow),
+        ("big_job_efficiency", lambda t: training_jobs.big_job_efficiency(h, t, s, p)),
+        ("worker_scaling", lambda t: training_jobs.worker_scaling(t, s, p)),
+        ("worker_rss_mb", lambda t: memory.rss_figures(h, t, s, p)),
+    ]
+    r.in_tier(2, {}, two_workers)
+    r.in_tier(1, {"MODEL_COMPRESSION": "0"}, [download])
     return r.all()
-
-
-def _scaling(rates: dict[int, list[float]], workers: int, tier, sizes, progress) -> Figure:
-    rates[workers] = training_jobs.scaling_rounds(tier, sizes, progress)
-    return training_jobs.worker_scaling(rates.get(2, []), rates.get(1, []), sizes)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -121,8 +124,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.rounds:
         sizes = sizes.with_rounds(args.rounds)
     started = time.monotonic()
-    # steps: throughput, tiny, mlflow, big, scaling x2 (rounds each), rss, download
-    progress = Progress(total=7 * sizes.rounds + 1, enabled=not args.no_progress)
+    # steps: throughput, tiny, mlflow, big, scaling, download (rounds each), rss
+    progress = Progress(total=6 * sizes.rounds + 1, enabled=not args.no_progress)
     h = Harness(keep_data=args.keep)
     try:
         progress.describe("starting Redis and MongoDB")

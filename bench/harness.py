@@ -196,10 +196,16 @@ class Harness:
             )
 
 
-def set_consuming_workers(celery: Celery, count: int | None) -> None:
-    """External mode: let ``count`` workers consume the training queue (None: all of them)."""
-    replies = celery.control.ping(timeout=2.0) or []
-    hosts = sorted(host for reply in replies for host in reply)
+def worker_hosts(celery: Celery) -> list[str]:
+    """Hostnames of the workers that answer a ping (waits the full 2 s for replies)."""
+    return sorted(host for reply in celery.control.ping(timeout=2.0) or [] for host in reply)
+
+
+def set_consuming_workers(
+    celery: Celery, count: int | None, hosts: list[str] | None = None
+) -> None:
+    """Let the first ``count`` of ``hosts`` consume the training queue (None: all of them)."""
+    hosts = worker_hosts(celery) if hosts is None else hosts
     if count is not None and len(hosts) < count:
         raise BenchError(f"{count} workers needed, {len(hosts)} answer")
     for i, host in enumerate(hosts):

@@ -21,7 +21,11 @@ app = Flask(__name__)
 
 @app.post("/jobs")
 def submit() -> tuple[dict[str, str], int]:
-    """Publish one training task (apply_async) and answer 202 like the API."""
+    """Publish one training task (apply_async) and answer 202 like the API.
+
+    ``ignore_result`` as the API's submit does: otherwise Celery subscribes to the result
+    channel of every task sent, work the API does not do.
+    """
     job_id = str(ObjectId())
-    train_model.apply_async(args=[job_id], task_id=job_id, queue=TRAINING_QUEUE)
+    train_model.apply_async(args=[job_id], task_id=job_id, queue=TRAINING_QUEUE, ignore_result=True)
     return {"job_id": job_id}, 202

@@ -28,9 +28,6 @@ class Sizes:
     download_reads: int = 5  # downloads (and GridFS reads) per figure
     rss_after_jobs: int = 100
     budget_seconds: float = 570.0  # figures not started by then are skipped
-    # False (smoke only): the 1-worker scaling drain shares the download tier, whose
-    # MODEL_COMPRESSION=0 makes its jobs cheaper than the 2-worker tier's, saving a restart
-    separate_download_tier: bool = True
 
     def with_rounds(self, rounds: int) -> Sizes:
         """The same sizes with another round count."""
@@ -58,5 +55,4 @@ SMOKE = Sizes(
     download_reads=1,
     rss_after_jobs=0,
     budget_seconds=150.0,
-    separate_download_tier=False,
 )

@@ -5,8 +5,17 @@ from __future__ import annotations
 import time
 
 from app.ml.tabular import read_csv
+from app.tasks.celery_app import create_celery
 from bench.baselines import in_process_training
-from bench.harness import Api, BenchError, Harness, Tier, synthetic_csv
+from bench.harness import (
+    Api,
+    BenchError,
+    Harness,
+    Tier,
+    set_consuming_workers,
+    synthetic_csv,
+    worker_hosts,
+)
 from bench.progress import Progress
 from bench.report import Figure
 from bench.sizes import Sizes
@@ -82,25 +91,33 @@ def prepare_scaling(tier: Tier, sizes: Sizes) -> None:
         api.warm_workers(SCALE_DATASET)
 
 
-def scaling_rounds(tier: Tier, sizes: Sizes, progress: Progress) -> list[float]:
-    """``rounds`` drain rates on ``tier``."""
-    prepare_scaling(tier, sizes)
-    rates = []
-    for _ in range(sizes.rounds):
-        rates.append(drain_rate(tier, sizes))
-        progress.step()
-    return rates
+def worker_scaling(tier: Tier, sizes: Sizes, progress: Progress) -> Figure:
+    """Round i: the drain rate with both workers consuming, then with one (same tier).
 
-
-def worker_scaling(two: list[float], one: list[float], sizes: Sizes) -> Figure:
-    """Round i: the 2-worker drain rate over the 1-worker one."""
+    The second worker stops consuming the training queue (``cancel_consumer``) for the
+    1-worker drain and idles; alternating within a round keeps the two drains of a ratio
+    seconds apart, so load that comes and goes on the machine hits both alike.
+    """
+    if tier.workers < 2:
+        raise BenchError("worker_scaling needs a tier of 2 workers")
     fig = Figure("worker_scaling", "jobs/s", ">=", 1.8)
-    for a, b in zip(two, one, strict=False):
-        fig.add(a, b)
+    prepare_scaling(tier, sizes)
+    celery = create_celery(tier.settings)
+    hosts = worker_hosts(celery)
+    try:
+        for _ in range(sizes.rounds):
+            set_consuming_workers(celery, 2, hosts)
+            two = drain_rate(tier, sizes)
+            set_consuming_workers(celery, 1, hosts)
+            fig.add(two, drain_rate(tier, sizes))
+            progress.step()
+    finally:
+        set_consuming_workers(celery, None, hosts)
+        celery.close()
     fig.details = {
         "jobs": sizes.scale_jobs,
         "rows": sizes.scale_rows,
         "trees": sizes.scale_trees,
-        "baseline_is": "the same drain with 1 worker",
+        "baseline_is": "the same drain with 1 of the 2 workers consuming",
     }
     return fig

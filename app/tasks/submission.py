@@ -18,6 +18,7 @@ from pymongo.database import Database
 from redis.exceptions import RedisError
 
 from app.errors import DataError, ServiceUnavailableError, ValidationError
+from app.ml.dataset_checks import check_against_dataset, training_rows
 from app.ml.hyperparameters import validate_hyperparameters
 from app.ml.registry import get_algorithm
 from app.ml.tabular import infer_task, read_csv
@@ -39,6 +40,13 @@ def submit_job(db: Database, celery: Celery, spec: dict[str, Any]) -> dict[str, 
     task = dataset["task"] if target == dataset["target"] else _task_for(datasets, dataset, target)
     algorithm = get_algorithm(spec["algorithm"])
     params = validate_hyperparameters(algorithm, task, spec.get("hyperparameters") or {})
+    own_target = target == dataset["target"]
+    check_against_dataset(
+        params,
+        dataset=dataset["name"],
+        n_train=training_rows(dataset["n_samples"], spec.get("test_size", 0.2)),
+        n_classes=len(dataset["classes"]) if own_target and dataset.get("classes") else None,
+    )
     job = new_job_document(spec, dataset, target, task, params)
     jobs = JobRepository(db)
     jobs.insert(job)

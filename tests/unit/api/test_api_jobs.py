@@ -50,6 +50,16 @@ def test_get_returns_the_stored_job(client) -> None:
         ({"colour": "blue"}, 400, "colour"),
         ({"model_name": "bad name!"}, 400, "model_name"),
         ({"target": "no_such_column"}, 400, "target"),
+        (
+            {"algorithm": "knn", "hyperparameters": {"n_neighbors": 121}},
+            400,
+            "hyperparameters.n_neighbors",
+        ),
+        (
+            {"algorithm": "gradient_boosting", "hyperparameters": {"loss": "exponential"}},
+            400,
+            "hyperparameters.loss",
+        ),
     ],
 )
 def test_bad_submissions_are_rejected_and_change_nothing(
@@ -110,3 +120,9 @@ def test_wait_returns_at_once_for_a_finished_job(client, loaded_db) -> None:
 def test_unknown_job_is_404_json(client) -> None:
     response = client.get("/api/v1/jobs/does-not-exist")
     assert response.status_code == 404 and response.json["error"]["code"] == "not_found"
+
+
+def test_n_neighbors_up_to_the_training_rows_is_accepted(client) -> None:
+    # iris: 150 rows, test_size 0.2 → 120 training rows
+    response = submit(client, algorithm="knn", hyperparameters={"n_neighbors": 120})
+    assert response.status_code == 202, response.json
