@@ -49,3 +49,13 @@ lint: $(VENV)/.installed-dev
 clean:
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +
 	rm -rf .pytest_cache .ruff_cache $(VENV)/.installed-*
+
+#   make bench  benchmarks on their own local stack (~5 min): a table and bench/results.json
+.PHONY: bench
+$(VENV)/.installed-bench: bench/requirements.txt $(VENV)/.installed-dev
+	$(PIP_INSTALL) -r bench/requirements.txt -c requirements-dev.txt 2>&1 | $(PIP_QUIET)
+	touch $@
+
+bench: $(VENV)/.installed-bench
+	@command -v wrk >/dev/null || echo "make bench: no wrk (apt-get install -y wrk); submit_throughput uses Python threads"
+	$(PY) -m bench

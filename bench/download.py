@@ -10,8 +10,6 @@ from __future__ import annotations
 import hashlib
 import time
 
-from bson import ObjectId
-
 from bench.baselines import gridfs_read
 from bench.harness import Api, BenchError, Harness, Tier, synthetic_csv
 from bench.progress import Progress
@@ -43,7 +41,7 @@ def download_throughput(h: Harness, tier: Tier, sizes: Sizes, progress: Progress
         url = f"{api.base}/models/{model['model_id']}/download"
         if _download(api, url, check=model["sha256"]) != size:  # untimed: content is right
             raise BenchError("download length differs from size_bytes")
-        file_id = ObjectId(model["file_id"])
+        file_id = model["file_id"]
         for _ in range(sizes.download_reads):
             start = time.perf_counter()
             got = _download(api, url)

@@ -50,9 +50,11 @@ class HashingWriter:
     ``INSERT_CHUNKS`` at a time.
     """
 
-    def __init__(self, store: ArtifactStore, filename: str, metadata: dict[str, Any]) -> None:
+    def __init__(
+        self, store: ArtifactStore, filename: str, metadata: dict[str, Any], file_id: Any = None
+    ) -> None:
         self._store, self._filename, self._metadata = store, filename, metadata
-        self._id = ObjectId()
+        self._id = ObjectId() if file_id is None else file_id
         self._sha = hashlib.sha256()
         self._buffer = bytearray()
         self._chunks: list[dict[str, Any]] = []  # full chunks not inserted yet
@@ -126,9 +128,15 @@ class ArtifactStore:
         self._chunks = db[f"{bucket}.chunks"]
 
     @contextmanager
-    def writer(self, filename: str, metadata: dict[str, Any]) -> Iterator[HashingWriter]:
-        """Yield a writer; on success the file is complete, on any error it is aborted."""
-        writer = HashingWriter(self, filename, metadata)
+    def writer(
+        self, filename: str, metadata: dict[str, Any], file_id: Any = None
+    ) -> Iterator[HashingWriter]:
+        """Yield a writer; on success the file is complete, on any error it is aborted.
+
+        Give ``file_id`` when a crash mid-write must be cleanable later: chunks written
+        before the files document exists can only be found by that id.
+        """
+        writer = HashingWriter(self, filename, metadata, file_id)
         try:
             yield writer
             writer.close()
@@ -182,6 +190,12 @@ class ArtifactStore:
     def delete(self, file_id: Any) -> None:
         """Remove a file and its chunks (no error if already gone)."""
         self._fs.delete(file_id)
+
+    def discard(self, file_id: Any) -> None:
+        """Remove a file whether or not it was completed: its document (if any) and chunks."""
+        if self._files.find_one({"_id": file_id}, {"_id": 1}) is not None:
+            self._files.delete_one({"_id": file_id})
+        self._chunks.delete_many({"files_id": file_id})
 
     def delete_where(self, metadata: dict[str, Any]) -> int:
         """Remove every file whose metadata matches; returns how many."""

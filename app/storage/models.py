@@ -29,6 +29,11 @@ SORTS = {
 }
 
 
+def artifact_id(job_id: str, attempt: int) -> str:
+    """The GridFS id of the model file uploaded by try ``attempt`` of a job."""
+    return f"model:{job_id}:{attempt}"
+
+
 class ModelRepository:
     """Model documents, their version counters and their GridFS artifacts."""
 
@@ -80,11 +85,16 @@ class ModelRepository:
         self._models.delete_one({"_id": model_id})
         self.artifacts.delete(model["file_id"])
 
-    def discard_uncommitted(self, job_id: str) -> int:
-        """Delete artifacts a job uploaded without committing a model (a crashed earlier try)."""
-        committed = self.find_by_job(job_id)
-        if committed is not None:
+    def discard_uncommitted(self, job_id: str, attempts: int) -> int:
+        """Delete what a job's tries uploaded without committing a model; how many files.
+
+        Finished uploads are found by metadata; an upload cut short by a dying worker has
+        chunks but no files document, and is found by its per-try id instead.
+        """
+        if self.find_by_job(job_id) is not None:
             return 0
+        for attempt in range(1, attempts + 1):
+            self.artifacts.discard(artifact_id(job_id, attempt))
         return self.artifacts.delete_where({"kind": "model", "job_id": job_id})
 
     def statistics(self) -> dict[str, Any]:

@@ -35,7 +35,9 @@ def create_celery(settings: Settings) -> Celery:
         task_default_queue=TRAINING_QUEUE,
         task_routes={TRAIN_TASK: {"queue": TRAINING_QUEUE}},
         task_track_started=True,
-        task_send_sent_event=True,
+        # task-sent events carry the registered name, not the readable `shadow` name, and
+        # Flower would show that; it learns of a task from task-received instead
+        task_send_sent_event=False,
         worker_send_task_events=True,
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=settings.service_timeout_ms / 1000,

@@ -28,7 +28,7 @@ from app.ml.tabular import read_csv
 from app.ml.training import TrainingResult, save_model, train_model
 from app.storage.datasets import DatasetRepository
 from app.storage.jobs import JobRepository, utcnow
-from app.storage.models import ModelRepository
+from app.storage.models import ModelRepository, artifact_id
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class TrainingRun:
         self.on_progress: Progress = lambda stage, percent: None
         self.claimed = False  # whether this run took the job (else it had ended or was taken)
         self.ended: dict[str, Any] | None = None  # the job as this run ended it
+        self.attempt = 0  # which delivery of the job this run is (from the claim)
 
     def run(self) -> dict[str, Any] | None:
         """Train and commit the model; returns the job's result, or None if it did not succeed."""
@@ -53,9 +54,9 @@ class TrainingRun:
         if job is None:
             self._settle_unclaimable()
             return None
-        self.claimed = True
+        self.claimed, self.attempt = True, job["attempts"]
         if job["attempts"] > self.settings.max_job_attempts:
-            self.models.discard_uncommitted(self.job_id)
+            self.models.discard_uncommitted(self.job_id, self.attempt)
             message = f"The job was delivered {job['attempts']} times; its worker kept dying."
             self.ended = self.jobs.fail(self.job_id, "worker_lost", message)
             return None
@@ -63,7 +64,7 @@ class TrainingRun:
             committed = self.models.find_by_job(self.job_id)
             if committed is not None:
                 return self._succeed(committed)
-            self.models.discard_uncommitted(self.job_id)
+            self.models.discard_uncommitted(self.job_id, self.attempt - 1)
         try:
             return self._succeed(self._train_and_commit(job))
         except SoftTimeLimitExceeded:
@@ -96,7 +97,8 @@ class TrainingRun:
         )
         self.progress("saving", 90)
         metadata = {"kind": "model", "job_id": self.job_id, "model_name": job["model_name"]}
-        with self.models.artifacts.writer(f"{job['model_name']}.joblib", metadata) as out:
+        file_id = artifact_id(self.job_id, self.attempt)
+        with self.models.artifacts.writer(f"{job['model_name']}.joblib", metadata, file_id) as out:
             save_model(result.pipeline, out, compress=self.settings.model_compression)
         self.progress("saving", 98)  # last chance to cancel before the commit point
         model = model_document(job, dataset, result, self.models.next_version(job["model_name"]))
@@ -127,7 +129,7 @@ class TrainingRun:
         return result
 
     def _fail(self, error_type: str, message: str) -> None:
-        self.models.discard_uncommitted(self.job_id)
+        self.models.discard_uncommitted(self.job_id, self.attempt)
         self.ended = self.jobs.fail(self.job_id, error_type, message)
         return None
 
@@ -135,6 +137,7 @@ class TrainingRun:
         """A running job flagged for cancel whose worker died: end it cancelled."""
         job = self.jobs.find(self.job_id)
         if job is not None and job["status"] == "running" and job.get("cancel_requested"):
+            self.attempt = job["attempts"]
             self._fail("cancelled", "Cancelled by request.")
 
 

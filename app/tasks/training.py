@@ -26,6 +26,10 @@ from app.tasks.worker_metrics import record_failure, record_job_outcome
 log = logging.getLogger(__name__)
 
 
+class JobFailed(Exception):
+    """Raised after a job was recorded failed or cancelled, so Celery and Flower show FAILURE."""
+
+
 class TrainingTask(Task):
     """Records hard time-outs, which never reach the task body."""
 
@@ -35,15 +39,15 @@ class TrainingTask(Task):
         """Mark the job failed ``timeout`` when its process was killed for running too long."""
         if isinstance(exc, TimeLimitExceeded):
             db = get_database(self.app.settings)
-            ModelRepository(db).discard_uncommitted(task_id)
-            if JobRepository(db).fail(
-                task_id, "timeout", f"Killed after the hard time limit: {exc}"
-            ):
+            message = f"Killed after the hard time limit: {exc}"
+            ended = JobRepository(db).fail(task_id, "timeout", message)
+            if ended is not None:
+                ModelRepository(db).discard_uncommitted(task_id, ended["attempts"])
                 record_failure("timeout")
                 publish_job_finished(get_redis(self.app.settings.redis_url), task_id)
 
 
-@shared_task(bind=True, base=TrainingTask, name=TRAIN_TASK)
+@shared_task(bind=True, base=TrainingTask, name=TRAIN_TASK, throws=(JobFailed,))
 def train_model_task(self: TrainingTask, job_id: str) -> dict[str, Any] | None:
     """Train the model of job ``job_id`` (the task id is the job id)."""
     started = time.perf_counter()
@@ -57,6 +61,9 @@ def train_model_task(self: TrainingTask, job_id: str) -> dict[str, Any] | None:
         publish_job_finished(get_redis(self.app.settings.redis_url), job_id)
         job = run.ended or JobRepository(db).find(job_id)  # re-read only if another run ended it
         record_job_outcome(job, time.perf_counter() - started)
+        if job is not None and job.get("error"):
+            # already recorded; raising only makes Celery (and Flower) show the task failed
+            raise JobFailed(f"{job['error']['type']}: {job['error']['message']}")
     return result
 
 
@@ -68,7 +75,8 @@ def record_cancellation(
     if not terminated or request is None or getattr(sender, "name", None) != TRAIN_TASK:
         return
     db = get_database(sender.app.settings)
-    if not JobRepository(db).fail(request.id, "cancelled", "Cancelled by request."):
+    ended = JobRepository(db).fail(request.id, "cancelled", "Cancelled by request.")
+    if ended is None:
         return  # it had already ended (e.g. succeeded just before the kill): keep its model
     record_failure("cancelled")
     publish_job_finished(get_redis(sender.app.settings.redis_url), request.id)
@@ -76,4 +84,4 @@ def record_cancellation(
     committed = models.find_by_job(request.id)
     if committed is not None:  # killed between commit and finish: a cancelled job keeps no model
         models.delete(committed["_id"])
-    models.discard_uncommitted(request.id)
+    models.discard_uncommitted(request.id, ended["attempts"])

@@ -18,7 +18,6 @@ import pytest
 import requests
 
 from app.localstack import LocalStack
-from app.tasks.celery_app import TRAIN_TASK
 from tests.integration.helpers import api_client, submit, unique, wait_job
 
 FLOWER_TIMEOUT = 30.0  # until Flower has seen a task's events
@@ -43,16 +42,18 @@ def trained_job(stack: LocalStack) -> dict[str, Any]:
     return done
 
 
-def flower_task(stack: LocalStack, flower: requests.Session, job_id: str) -> dict[str, Any]:
-    """Our task as ``GET /api/tasks`` lists it, once Flower has seen it end."""
+def flower_task(
+    stack: LocalStack, flower: requests.Session, job_id: str, state: str = "SUCCESS"
+) -> dict[str, Any]:
+    """Our task as ``GET /api/tasks`` lists it, once Flower has seen it end in ``state``."""
     deadline = time.monotonic() + FLOWER_TIMEOUT
     while True:
         response = flower.get(stack.flower_url + "/api/tasks", timeout=10)
         assert response.status_code == 200, response.text
         task = response.json().get(job_id)
-        if task is not None and task["state"] == "SUCCESS":
+        if task is not None and task["state"] == state:
             return task
-        assert time.monotonic() < deadline, f"Flower has not seen {job_id} succeed: {task}"
+        assert time.monotonic() < deadline, f"Flower has not seen {job_id} in {state}: {task}"
         time.sleep(0.3)
 
 
@@ -98,12 +99,17 @@ def test_flower_shows_the_readable_task_name(
     job = trained_job
     task = flower_task(stack, flower, job["job_id"])
     readable = f"train {job['model_name']} ({job['algorithm']} on {job['dataset']})"
-    if task["name"] == TRAIN_TASK:
-        # Known issue: Celery's task-sent event carries the registered task name, not the
-        # shadow; when Flower handles it after the worker's task-received event (an idle
-        # worker is often faster than the API's event), it overwrites the readable name.
-        pytest.xfail(f"Flower shows {TRAIN_TASK!r}: the task-sent event lacks the shadow name")
     assert task["name"] == readable
+
+
+def test_flower_shows_a_failed_job_as_failure(stack: LocalStack, flower: requests.Session) -> None:
+    with api_client(stack.api_url) as api:
+        # iris with 1% test rows: 2 test rows for 3 classes, so the stratified split fails
+        job = submit(api, dataset="iris", algorithm="knn", test_size=0.01)
+        done = wait_job(api, job["job_id"])
+    assert done["status"] == "failed" and done["error"]["type"] == "data", done
+    task = flower_task(stack, flower, job["job_id"], state="FAILURE")
+    assert "data:" in task["exception"]
 
 
 def listen_addresses(port: int) -> set[str]:

@@ -128,7 +128,7 @@ def test_iris_job_round_trip_to_a_model_loaded_in_a_fresh_process(api: Any, tmp_
     assert model["classes"] == ["setosa", "versicolor", "virginica"]
     assert model["task"] == "classification"
     assert model["job_id"] == job["job_id"]
-    assert re.fullmatch(r"[0-9a-f]{24}", model["file_id"])
+    assert model["file_id"] == f"model:{job['job_id']}:1"  # per-try artifact id
     assert re.fullmatch(r"[0-9a-f]{64}", model["sha256"])
     assert model["sklearn_version"] == sklearn.__version__
     assert model["python_version"] == platform.python_version()

@@ -6,7 +6,6 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from bson import ObjectId
 
 from app.localstack import LocalStack
 from tests.integration.helpers import (
@@ -130,7 +129,7 @@ def test_delete_removes_document_and_file_and_the_version_is_not_reused(
     name = unique("deleted")
     job = submit_and_wait(api, dataset="iris", algorithm="knn", model_name=name)
     model = api.get(f"/api/v1/models/{job['result']['model_id']}").json()
-    file_id = ObjectId(model["file_id"])
+    file_id = model["file_id"]
     with mongo(stack) as db:
         assert db["fs.files"].find_one({"_id": file_id}) is not None
         assert chunks_of(db, file_id)

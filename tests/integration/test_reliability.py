@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
-from bson import ObjectId
 
 from app import create_app
 from app.localstack import LocalStack, StackConfig
@@ -148,7 +147,7 @@ def test_a_big_model_round_trips_through_gridfs(api: Any, stack: LocalStack) -> 
     assert received == model["size_bytes"]
     assert digest.hexdigest() == model["sha256"]
     with mongo(stack) as db:
-        file_id = ObjectId(model["file_id"])
+        file_id = model["file_id"]
         assert chunks_of(db, file_id) == list(range(math.ceil(model["size_bytes"] / MIB)))
         assert [f["_id"] for f in model_files(db, job["job_id"])] == [file_id]
 
@@ -193,7 +192,7 @@ def test_a_job_whose_worker_process_is_killed_is_redelivered_and_succeeds(
     model = page["items"][0]
     assert (model["version"], model["job_id"]) == (1, job["job_id"])
     with mongo(stack) as db:
-        assert [f["_id"] for f in model_files(db, job["job_id"])] == [ObjectId(model["file_id"])]
+        assert [f["_id"] for f in model_files(db, job["job_id"])] == [model["file_id"]]
     # The worker survived and got a fresh pool process.
     assert pid_alive(main_pid)
     fresh = poll(lambda: pool_children(main_pid), timeout=30, what="a new pool process")

@@ -128,8 +128,8 @@ def test_discard_uncommitted_keeps_committed_artifacts(db: Database) -> None:
     models.artifacts.put(b"orphan", "m.joblib", {"kind": "model", "job_id": "crashed"})
     kept = models.artifacts.put(b"good", "m.joblib", {"kind": "model", "job_id": "done"})
     models.commit(_model("a", "done", 1, file_id=kept.file_id))
-    assert models.discard_uncommitted("crashed") == 1
-    assert models.discard_uncommitted("done") == 0
+    assert models.discard_uncommitted("crashed", attempts=1) == 1
+    assert models.discard_uncommitted("done", attempts=1) == 0
     assert db["fs.files"].count_documents({}) == 1
 
 

@@ -11,6 +11,7 @@ from celery.exceptions import SoftTimeLimitExceeded
 from pymongo.database import Database
 
 from app.config import Settings
+from app.storage.models import artifact_id
 from app.tasks import runner
 from app.tasks.runner import TrainingRun
 from app.tasks.submission import new_job_document
@@ -150,3 +151,21 @@ def test_concurrent_jobs_of_one_name_get_successive_versions(loaded_db, settings
     second = queued_job(loaded_db, algorithm="knn", model_name="shared")
     versions = [run(loaded_db, settings, job)["version"] for job in (first, second)]
     assert versions == [1, 2]
+
+
+def test_redelivery_removes_chunks_of_an_upload_cut_short(loaded_db, settings) -> None:
+    """A worker killed mid-upload leaves chunks without a files document; the next try
+    finds them by the first try's artifact id and removes them."""
+    job_id = queued_job(loaded_db)
+    orphan = artifact_id(job_id, 1)
+    loaded_db["fs.chunks"].insert_many(
+        [{"files_id": orphan, "n": n, "data": b"x" * 10} for n in range(3)]
+    )
+    loaded_db.jobs.update_one({"_id": job_id}, {"$set": {"status": "running", "attempts": 1}})
+    run(loaded_db, settings, job_id)
+    model = loaded_db.models.find_one({"job_id": job_id})
+    assert model["file_id"] == artifact_id(job_id, 2)
+    assert loaded_db["fs.chunks"].count_documents({"files_id": orphan}) == 0
+    assert {doc["_id"] for doc in loaded_db["fs.files"].find({"metadata.kind": "model"})} == {
+        model["file_id"]
+    }
