@@ -41,13 +41,15 @@ _WARNINGS_LOCK = threading.Lock()
 
 
 def validate_hyperparameters(
-    algorithm: Algorithm, task: str, params: Mapping[str, Any]
+    algorithm: Algorithm, task: str, params: Mapping[str, Any], *, smoke_fit: bool = True
 ) -> dict[str, Any]:
     """The full effective hyperparameters (sklearn defaults + ``params``) for ``task``.
 
     Raises ValidationError for an unsupported task, an unknown name, a value sklearn
     rejects, a value over a fleet bound, or a combination the estimator cannot fit.
     Integral floats (JSON ``10.0``) become ints where only an int is valid.
+    ``smoke_fit=False`` skips the combination check (``_smoke_fit``), for params that
+    already passed it, e.g. a job's stored effective set.
     """
     estimator = _estimator_for(algorithm, task)
     if not isinstance(params, Mapping):
@@ -60,7 +62,7 @@ def validate_hyperparameters(
         spec = _spec_for(specs, name)
         effective[name] = _check_value(estimator.__name__, spec, value)
         _check_bounds(estimator.__name__, algorithm, name, effective[name])
-    if params:
+    if params and smoke_fit:
         _smoke_fit(algorithm, task, effective)
     return effective
 

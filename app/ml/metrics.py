@@ -44,26 +44,52 @@ def classification_metrics(
         if labels is None
         else labels
     )
+    matrix = skm.confusion_matrix(y_true, y_pred, labels=labels)
     out: dict[str, Any] = {
-        "test_accuracy": _float(skm.accuracy_score(y_true, y_pred)),
+        "test_accuracy": _float(_accuracy(matrix, y_true, y_pred)),
         "train_accuracy": _float(train_accuracy),
     }
-    for average in ("macro", "weighted"):
-        p, r, f, _ = skm.precision_recall_fscore_support(
-            y_true, y_pred, labels=labels, average=average, zero_division=0
-        )
+    p, r, f, support = skm.precision_recall_fscore_support(
+        y_true, y_pred, labels=labels, average=None, zero_division=0
+    )
+    for average, weights in (("macro", None), ("weighted", support)):
         out.update(
             {
-                f"precision_{average}": _float(p),
-                f"recall_{average}": _float(r),
-                f"f1_{average}": _float(f),
+                f"precision_{average}": _float(_average(p, weights)),
+                f"recall_{average}": _float(_average(r, weights)),
+                f"f1_{average}": _float(_average(f, weights)),
             }
         )
-    matrix = skm.confusion_matrix(y_true, y_pred, labels=labels)
     out["confusion_matrix"] = matrix.tolist()
     out["labels"] = [to_jsonable(label) for label in labels]
     out["roc_auc"] = _roc_auc(y_true, y_score, labels)
     return out
+
+
+def _accuracy(matrix: np.ndarray, y_true: Any, y_pred: Any) -> float:
+    """Accuracy from the confusion matrix (sklearn's value when every row is in it)."""
+    n = len(y_true)
+    if n and int(matrix.sum()) == n:
+        return float(np.trace(matrix) / n)
+    return float(skm.accuracy_score(y_true, y_pred))  # rows outside ``labels``
+
+
+def _average(values: np.ndarray, weights: np.ndarray | None) -> float:
+    """sklearn's average of per-class scores: plain mean, or weighted by support.
+
+    As ``precision_recall_fscore_support(average=...)``: NaNs ignored (none with
+    ``zero_division=0``), NaN if empty, plain mean when all weights are zero.
+    """
+    values = np.asarray(values, dtype=float)
+    keep = ~np.isnan(values)
+    if not keep.any():
+        return math.nan
+    if weights is None:
+        return float(np.nanmean(values))
+    weights = np.asarray(weights)[keep]
+    if weights.sum() == 0:
+        return float(np.mean(values[keep]))
+    return float(np.average(values[keep], weights=weights))
 
 
 def _roc_auc(y_true: Any, y_score: Any, labels: list) -> float | None:

@@ -57,14 +57,19 @@ def train_model(
     test_size: float = 0.2,
     random_state: int | None = 42,
     progress: Progress = lambda stage, pct: None,
+    validated: bool = False,
 ) -> TrainingResult:
     """Train ``algorithm`` on ``df`` to predict ``target``; DataError if the data can't be used.
 
     Rows with a missing target are dropped. ``metrics["training_time"]`` is the wall-clock
     seconds of ``Pipeline.fit`` (preprocessing + estimator) only; ``metrics["warnings"]``
     lists warnings raised while fitting/evaluating (e.g. convergence), if any.
+
+    ``validated=True`` says ``hyperparameters`` already passed ``validate_hyperparameters``
+    for this algorithm and task (a job's stored effective set): the per-value checks still
+    run (cheap), the smoke fit does not. The default re-validates everything.
     """
-    effective = validate_hyperparameters(algorithm, task, hyperparameters)
+    effective = validate_hyperparameters(algorithm, task, hyperparameters, smoke_fit=not validated)
     if not 0 < test_size < 1:
         raise ValidationError("test_size must be between 0 and 1.", {"field": "test_size"})
     progress("preprocessing", 20)
@@ -156,27 +161,37 @@ def _fit(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series) -> float:
 
 
 def _evaluate(pipeline: Pipeline, task: str, X_train, y_train, X_test, y_test) -> dict[str, Any]:
-    """Test metrics of a fitted pipeline (and train accuracy for classification)."""
+    """Test metrics of a fitted pipeline (and train accuracy for classification).
+
+    Each split is transformed once by the fitted preprocessing steps and the final
+    estimator is called on the result: the same values as ``pipeline.predict`` etc.,
+    without re-running the preprocessing for every prediction method.
+    """
+    preprocess, model = pipeline[:-1], pipeline[-1]
     try:
-        y_pred = pipeline.predict(X_test)
+        Xt_test = preprocess.transform(X_test)
+        y_pred = model.predict(Xt_test)
         if task == "regression":
             return regression_metrics(y_test, y_pred)
-        train_accuracy = accuracy_score(y_train, pipeline.predict(X_train))
-        y_score = _scores(pipeline, X_test)
+        train_accuracy = accuracy_score(y_train, model.predict(preprocess.transform(X_train)))
+        y_score = _scores(model, Xt_test)
     except ValueError as exc:
         raise DataError(f"Evaluation failed on this dataset: {exc}", {}) from None
-    labels = list(pipeline.classes_)
+    labels = list(model.classes_)
     return classification_metrics(
         y_test, y_pred, y_score, labels=labels, train_accuracy=train_accuracy
     )
 
 
-def _scores(pipeline: Pipeline, X: pd.DataFrame) -> Any:
-    """``predict_proba`` if available, else a binary ``decision_function``, else None."""
-    if hasattr(pipeline, "predict_proba"):
-        return pipeline.predict_proba(X)
-    if hasattr(pipeline, "decision_function") and len(pipeline.classes_) == 2:
-        return pipeline.decision_function(X)
+def _scores(model: Any, X: Any) -> Any:
+    """``predict_proba`` if available, else a binary ``decision_function``, else None.
+
+    ``model`` is the pipeline's final estimator and ``X`` already preprocessed.
+    """
+    if hasattr(model, "predict_proba"):
+        return model.predict_proba(X)
+    if hasattr(model, "decision_function") and len(model.classes_) == 2:
+        return model.decision_function(X)
     return None
 
 

@@ -94,6 +94,7 @@ class TrainingRun:
             test_size=job["test_size"],
             random_state=job["random_state"],
             progress=self.progress,
+            validated=True,  # the job stores the effective set validated at submission
         )
         self.progress("saving", 90)
         metadata = {"kind": "model", "job_id": self.job_id, "model_name": job["model_name"]}

@@ -54,3 +54,33 @@ def test_regression_metrics():
     metrics = regression_metrics(np.array([1.0, 2.0, 3.0, 4.0]), np.array([1.0, 2.0, 3.0, 6.0]))
     assert metrics == {"r2": pytest.approx(0.2), "rmse": 1.0, "mae": 0.5}
     assert all(type(v) is float for v in metrics.values())
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_averaged_scores_match_sklearn_exactly(seed):
+    from sklearn import metrics as skm
+
+    rng = np.random.RandomState(seed)
+    labels = ["a", "b", "c", "d"]
+    y_true = rng.choice(labels, size=int(rng.randint(5, 60)))
+    y_pred = rng.choice(labels[:3], size=len(y_true))  # "d" is never predicted
+    if seed % 4 == 0:
+        y_true[y_true == "c"] = "a"  # and here "c" is never true
+    metrics = classification_metrics(y_true, y_pred, labels=labels)
+    for average in ("macro", "weighted"):
+        kwargs = {"labels": labels, "average": average, "zero_division": 0}
+        assert metrics[f"precision_{average}"] == skm.precision_score(y_true, y_pred, **kwargs)
+        assert metrics[f"recall_{average}"] == skm.recall_score(y_true, y_pred, **kwargs)
+        assert metrics[f"f1_{average}"] == skm.f1_score(y_true, y_pred, **kwargs)
+    assert metrics["test_accuracy"] == skm.accuracy_score(y_true, y_pred)
+    assert (
+        metrics["confusion_matrix"] == skm.confusion_matrix(y_true, y_pred, labels=labels).tolist()
+    )
+
+
+def test_accuracy_counts_rows_outside_labels():
+    from sklearn.metrics import accuracy_score
+
+    y_true, y_pred = ["a", "b", "z", "a"], ["a", "a", "z", "a"]
+    metrics = classification_metrics(y_true, y_pred, labels=["a", "b"])
+    assert metrics["test_accuracy"] == accuracy_score(y_true, y_pred) == 0.75

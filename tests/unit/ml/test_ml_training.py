@@ -175,3 +175,72 @@ def test_too_few_rows_is_a_data_error(regression_frame):
 def test_more_neighbors_than_rows_is_a_data_error_not_a_crash(classification_frame):
     with pytest.raises(DataError, match="n_neighbors"):
         _train(classification_frame, "classification", "knn", hyperparameters={"n_neighbors": 500})
+
+
+def _pipeline_reference(pipeline, task, X_train, y_train, X_test, y_test):
+    """Metrics computed with the Pipeline's own predict/predict_proba/decision_function."""
+    from sklearn.metrics import accuracy_score
+
+    from app.ml.metrics import classification_metrics, regression_metrics
+
+    y_pred = pipeline.predict(X_test)
+    if task == "regression":
+        return regression_metrics(y_test, y_pred)
+    if hasattr(pipeline, "predict_proba"):
+        score = pipeline.predict_proba(X_test)
+    elif hasattr(pipeline, "decision_function") and len(pipeline.classes_) == 2:
+        score = pipeline.decision_function(X_test)
+    else:
+        score = None
+    train_accuracy = accuracy_score(y_train, pipeline.predict(X_train))
+    return classification_metrics(y_test, y_pred, score, list(pipeline.classes_), train_accuracy)
+
+
+EVAL_CASES = [(n, t, False) for n, t in CASES] + [
+    (n, t, True) for n, t in CASES if t == "classification"
+]
+
+
+@pytest.mark.parametrize(
+    ("name", "task", "binary"), EVAL_CASES, ids=[f"{n}-{t}-{b}" for n, t, b in EVAL_CASES]
+)
+def test_evaluation_on_transformed_arrays_equals_pipeline_calls(name, task, binary, make_frame):
+    from app.ml.training import _evaluate
+
+    frame = make_frame(task, n=60)
+    if binary:
+        frame["species"] = frame["species"].where(frame["species"] == "setosa", "other")
+    result = _train(frame, task, name)
+    X, y = frame[result.features], frame[TARGETS[task]]
+    parts = (X.iloc[:40], y.iloc[:40], X.iloc[40:], y.iloc[40:])
+    assert _evaluate(result.pipeline, task, *parts) == _pipeline_reference(
+        result.pipeline, task, *parts
+    )
+
+
+def test_validated_skips_only_the_smoke_fit(classification_frame, monkeypatch):
+    import app.ml.hyperparameters as hp
+
+    calls = []
+    monkeypatch.setattr(hp, "_smoke_fit", lambda *args: calls.append(args))
+    params = {"max_depth": 3}
+    _train(classification_frame, "classification", "decision_tree", hyperparameters=params)
+    assert len(calls) == 1  # default: re-validated in full
+    result = _train(
+        classification_frame,
+        "classification",
+        "decision_tree",
+        hyperparameters=params,
+        validated=True,
+    )
+    assert len(calls) == 1 and result.hyperparameters["max_depth"] == 3
+    from app.errors import ValidationError
+
+    with pytest.raises(ValidationError):  # per-value checks still run
+        _train(
+            classification_frame,
+            "classification",
+            "decision_tree",
+            hyperparameters={"max_depth": -1},
+            validated=True,
+        )
