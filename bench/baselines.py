@@ -37,8 +37,24 @@ MIB = 1024 * 1024
 WINDOW_BYTES = 8 * MIB  # like app.storage.artifacts: nx-27017 refuses replies over ~48 MB
 
 
+class BaselineProcess:
+    """A baseline server run as one child process; ``with`` starts it and stops it."""
+
+    child: Child | None = None
+
+    def __exit__(self, *exc: object) -> None:
+        if self.child is not None:
+            stop_children([self.child], timeout=10)
+
+    @property
+    def pid(self) -> int:
+        """The child's main process (worker main process, gunicorn master)."""
+        assert self.child is not None
+        return self.child.pid
+
+
 # -- tiny_job_overhead -------------------------------------------------------------------
-class NoopWorker:
+class NoopWorker(BaselineProcess):
     """A ``celery worker`` of ``bench.noop_app`` on the tier's Redis (same options as ours)."""
 
     def __init__(self, tier: Tier, log_dir: Path) -> None:
@@ -67,16 +83,6 @@ class NoopWorker:
             raise BenchError(f"no-op worker not ready:\n{self.child.log_tail()}")
         return self
 
-    def __exit__(self, *exc: object) -> None:
-        if self.child is not None:
-            stop_children([self.child], timeout=10)
-
-    @property
-    def pid(self) -> int:
-        """The worker's main process."""
-        assert self.child is not None
-        return self.child.pid
-
 
 def noop_round_trip(celery: Celery, timeout: float = 10.0) -> float:
     """Seconds of one ``apply_async`` + ``get`` of the no-op task."""
@@ -103,7 +109,7 @@ def in_process_training(
 
 
 # -- submit_throughput -------------------------------------------------------------------
-class MinimalApp:
+class MinimalApp(BaselineProcess):
     """``bench.minimal_app:app`` served exactly like the tier's API (its argv and env)."""
 
     def __init__(self, tier: Tier, log_dir: Path) -> None:
@@ -160,16 +166,6 @@ class MinimalApp:
             self.__exit__()
             raise BenchError(f"minimal app not up:\n{self.child.log_tail()}")
         return self
-
-    def __exit__(self, *exc: object) -> None:
-        if self.child is not None:
-            stop_children([self.child], timeout=10)
-
-    @property
-    def pid(self) -> int:
-        """The gunicorn master."""
-        assert self.child is not None
-        return self.child.pid
 
 
 # -- download_throughput -----------------------------------------------------------------

@@ -10,7 +10,6 @@ from __future__ import annotations
 import ast
 import time
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -18,7 +17,7 @@ import pytest
 import requests
 
 from app.localstack import LocalStack
-from tests.integration.helpers import api_client, submit, unique, wait_job
+from tests.integration.helpers import api_client, listen_addresses, submit, unique, wait_job
 
 FLOWER_TIMEOUT = 30.0  # until Flower has seen a task's events
 
@@ -110,19 +109,3 @@ def test_flower_shows_a_failed_job_as_failure(stack: LocalStack, flower: request
     assert done["status"] == "failed" and done["error"]["type"] == "data", done
     task = flower_task(stack, flower, job["job_id"], state="FAILURE")
     assert "data:" in task["exception"]
-
-
-def listen_addresses(port: int) -> set[str]:
-    """Local IPv4 addresses (or ``ipv6:...``) of the TCP sockets listening on ``port``."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        lines = Path(table).read_text().splitlines()[1:] if Path(table).exists() else []
-        for line in lines:
-            local, state = line.split()[1], line.split()[3]
-            address, _, hex_port = local.partition(":")
-            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
-                if len(address) == 8:
-                    found.add(".".join(str(int(address[i : i + 2], 16)) for i in (6, 4, 2, 0)))
-                else:
-                    found.add(f"ipv6:{address}")
-    return found

@@ -17,7 +17,6 @@ from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,6 +35,7 @@ from tests.integration.helpers import (
     cancel_quietly,
     download,
     get_job,
+    listen_addresses,
     models_of,
     poll,
     require_binary,
@@ -380,22 +380,6 @@ def test_servers_listen_on_loopback_only(stack: LocalStack) -> None:
         port = urlsplit(url).port
         assert port is not None
         assert listen_addresses(port) == {"127.0.0.1"}, url
-
-
-def listen_addresses(port: int) -> set[str]:
-    """Local addresses of the TCP sockets listening on ``port`` (from /proc/net/tcp{,6})."""
-    found = set()
-    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
-        lines = Path(table).read_text().splitlines()[1:] if Path(table).exists() else []
-        for line in lines:
-            local, state = line.split()[1], line.split()[3]
-            address, _, hex_port = local.partition(":")
-            if state == "0A" and int(hex_port, 16) == port:  # 0A: LISTEN
-                if len(address) == 8:
-                    found.add(".".join(str(int(address[i : i + 2], 16)) for i in (6, 4, 2, 0)))
-                else:
-                    found.add(f"ipv6:{address}")
-    return found
 
 
 def test_promtool_accepts_every_exposition(stack: LocalStack, scenario: Scenario) -> None:
