@@ -53,9 +53,8 @@ def train_model_task(self: TrainingTask, job_id: str) -> dict[str, Any] | None:
     started = time.perf_counter()
     db = get_database(self.app.settings)
     run = TrainingRun(db, self.app.settings, job_id, self.request.hostname or "local")
-    run.on_progress = lambda stage, percent: self.update_state(
-        state="PROGRESS", meta={"stage": stage, "percent": percent}
-    )
+    # Progress lives in the job document (API, CLI); the task sends no PROGRESS states:
+    # results are ignored and Flower renders only Celery's own event fields.
     result = run.run()
     if run.claimed:
         publish_job_finished(get_redis(self.app.settings.redis_url), job_id)
