@@ -15,15 +15,14 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
-import gridfs
 from bson import ObjectId
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
 from app.errors import NotFoundError
+from app.storage.jobs import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -86,7 +85,6 @@ class HashingWriter:
             self._add_chunk(bytes(self._buffer))
             self._buffer.clear()
         self._insert_chunks()
-        now = datetime.now(UTC)
         self._store._files.insert_one(
             {
                 "_id": self._id,
@@ -94,7 +92,7 @@ class HashingWriter:
                 "metadata": self._metadata,
                 "chunkSize": CHUNK_SIZE,
                 "length": self.size,
-                "uploadDate": now.replace(microsecond=now.microsecond // 1000 * 1000),
+                "uploadDate": utcnow(),
             }
         )
 
@@ -123,7 +121,6 @@ class ArtifactStore:
 
     def __init__(self, db: Database, bucket: str = "fs") -> None:
         self._db = db
-        self._fs = gridfs.GridFS(db, collection=bucket)
         self._files = db[f"{bucket}.files"]
         self._chunks = db[f"{bucket}.chunks"]
 
@@ -188,11 +185,7 @@ class ArtifactStore:
         return b"".join(self.iter_bytes(file_id))
 
     def delete(self, file_id: Any) -> None:
-        """Remove a file and its chunks (no error if already gone)."""
-        self._fs.delete(file_id)
-
-    def discard(self, file_id: Any) -> None:
-        """Remove a file whether or not it was completed: its document (if any) and chunks."""
+        """Remove a file, complete or cut short: its document (if any), then its chunks."""
         if self._files.find_one({"_id": file_id}, {"_id": 1}) is not None:
             self._files.delete_one({"_id": file_id})
         self._chunks.delete_many({"files_id": file_id})
@@ -214,7 +207,6 @@ class ArtifactStore:
     def _abort(self, file_id: ObjectId) -> None:
         """Remove whatever a failed write stored (never masking the error that caused it)."""
         try:
-            self._chunks.delete_many({"files_id": file_id})
-            self._files.delete_one({"_id": file_id})
+            self.delete(file_id)
         except PyMongoError:
             log.warning("could not abort GridFS upload %s", file_id, exc_info=True)

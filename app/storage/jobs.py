@@ -72,15 +72,8 @@ class JobRepository:
             return_document=ReturnDocument.AFTER,
         )
 
-    def set_progress(self, job_id: str, stage: str, percent: int) -> None:
-        """Record where a running job is."""
-        self._jobs.update_one(
-            {"_id": job_id, "status": "running"},
-            {"$set": {"progress": {"stage": stage, "percent": percent}}},
-        )
-
     def record_progress(self, job_id: str, stage: str, percent: int) -> bool:
-        """``set_progress`` unless a cancel was requested (one write): False if it was."""
+        """Record where a running job is, unless a cancel was requested: False if it was."""
         result = self._jobs.update_one(
             {"_id": job_id, "status": "running", "cancel_requested": {"$ne": True}},
             {"$set": {"progress": {"stage": stage, "percent": percent}}},

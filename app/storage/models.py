@@ -94,7 +94,7 @@ class ModelRepository:
         if self.find_by_job(job_id) is not None:
             return 0
         for attempt in range(1, attempts + 1):
-            self.artifacts.discard(artifact_id(job_id, attempt))
+            self.artifacts.delete(artifact_id(job_id, attempt))
         return self.artifacts.delete_where({"kind": "model", "job_id": job_id})
 
     def statistics(self) -> dict[str, Any]:
