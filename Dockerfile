@@ -31,4 +31,5 @@ USER tensorfleet
 # 8000: API, 9100: worker metrics, 5555: Flower.
 EXPOSE 8000 9100 5555
 
-CMD ["gunicorn", "--bind", "0.0.0.0:8000", "--workers", "2", "app:create_app()"]
+# Bind address, processes and threads from the environment (see gunicorn.conf.py).
+CMD ["gunicorn", "-c", "gunicorn.conf.py", "app:create_app()"]

@@ -1,9 +1,9 @@
 # TensorFleet developer entry points. Everything runs from the project's own .venv.
 #   make venv   create .venv and install requirements-dev.txt (only when a requirements file changed)
 #   make run    the embedded local stack (Redis, nx-27017, API, workers, Flower); Ctrl-C stops it
-#               (a subset: make run SERVICES=redis,mongo; ports etc. from env, see app/localstack)
+#               (a subset: make run SERVICES=redis,mongo; ports etc. from env, see localstack)
 #   make test   unit then integration tests
-#   make lint   ruff check + ruff format --check
+#   make lint   ruff check + ruff format --check + mypy (the type checker) over app/
 #   make clean  caches and install stamps (keeps .venv and the local data in var/)
 
 SHELL := /bin/bash
@@ -37,7 +37,7 @@ $(VENV)/.installed-dev: requirements-dev.txt requirements-local.txt requirements
 venv: $(VENV)/.installed-dev
 
 run: $(VENV)/.installed-local
-	exec $(PY) -m app.localstack $(if $(SERVICES),--services $(SERVICES))
+	exec $(PY) -m localstack $(if $(SERVICES),--services $(SERVICES))
 
 test: $(VENV)/.installed-dev
 	$(VENV)/bin/pytest
@@ -45,6 +45,7 @@ test: $(VENV)/.installed-dev
 lint: $(VENV)/.installed-dev
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
 
 clean:
 	find . -path ./$(VENV) -prune -o -type d -name __pycache__ -exec rm -rf {} +

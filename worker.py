@@ -1,8 +1,12 @@
-"""The Celery worker entry point: ``celery -A worker:celery_app worker -Q training``."""
+"""The Celery worker entry point: ``celery -A worker worker -Q training``."""
 
 from app.config import get_settings
-from app.tasks.celery_app import create_celery
-from app.tasks.worker_metrics import install_worker_metrics
+from app.tasks.celery_app import create_celery, use_multiprocess_dir
 
-celery_app = create_celery(get_settings())
-install_worker_metrics(celery_app)
+settings = get_settings()
+use_multiprocess_dir(settings)  # before anything imports prometheus_client
+
+from app.tasks.worker_metrics import install_worker_metrics  # noqa: E402
+
+celery_app = create_celery(settings)
+install_worker_metrics(celery_app, settings)

@@ -1,7 +1,4 @@
-"""One-shot start-up: create indexes and load the built-in datasets (idempotent).
-
-Run before the API and workers: ``python -m app.bootstrap``.
-"""
+"""``python -m app.bootstrap``: prepare MongoDB once before the API and the workers start."""
 
 from __future__ import annotations
 
@@ -9,17 +6,16 @@ import logging
 import sys
 
 from app.config import get_settings
-from app.ingest import load_builtin_datasets
-from app.storage.mongo import ensure_indexes, get_database
+from app.services.setup import prepare_database
+from app.storage.mongo import get_database
 
 
 def main() -> int:
-    """Prepare MongoDB; exit status 0 when done."""
+    """Prepare MongoDB (indexes, built-in datasets); exit status 0 when done."""
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    db = get_database(get_settings())
-    ensure_indexes(db)
-    loaded = load_builtin_datasets(db)
-    print(f"bootstrap: indexes ready; built-in datasets loaded: {', '.join(loaded) or 'none new'}")
+    report = prepare_database(get_database(get_settings()))
+    loaded = ", ".join(report.loaded) or "none new"
+    print(f"bootstrap: indexes ready; built-in datasets loaded: {loaded}")
     return 0
 
 

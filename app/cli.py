@@ -9,13 +9,13 @@ python -m app.cli download <model_id> -o model.joblib
 from __future__ import annotations
 
 import json
-import os
 import sys
 from typing import Any
 
 import click
 
-from app.client import FINISHED, APIError, TensorFleetClient
+from app.client import APIError, TensorFleetClient
+from app.statuses import FINISHED
 
 
 def _parse_param(text: str) -> tuple[str, Any]:
@@ -36,9 +36,10 @@ def _show(data: Any) -> None:
 @click.group()
 @click.option(
     "--url",
-    default=lambda: os.environ.get("TENSORFLEET_URL", "http://127.0.0.1:8000"),
-    show_default="$TENSORFLEET_URL or http://127.0.0.1:8000",
-    help="API base URL.",
+    envvar="TENSORFLEET_URL",
+    default="http://127.0.0.1:8000",
+    show_default=True,
+    help="API base URL (or $TENSORFLEET_URL).",
 )
 @click.pass_context
 def cli(ctx: click.Context, url: str) -> None:

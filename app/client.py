@@ -15,7 +15,7 @@ from typing import Any
 
 import requests
 
-FINISHED = ("succeeded", "failed", "cancelled")
+from app.statuses import FINISHED
 
 
 class APIError(Exception):

@@ -45,6 +45,24 @@ class Settings(BaseSettings):
         3, ge=0, le=9, description="joblib compression level of model artifacts."
     )
     service_timeout_ms: int = Field(2000, gt=0, description="Connect timeout to Redis and MongoDB.")
+    redis_socket_timeout: float | None = Field(
+        None, gt=0, description="Seconds a Redis command may take (unset: no limit)."
+    )
+    metrics_port: int = Field(
+        9100, ge=1, le=65535, description="Port of a worker's Prometheus endpoint."
+    )
+    metrics_addr: str = Field("0.0.0.0", description="Address a worker's metrics endpoint binds.")
+    prometheus_multiproc_dir: str | None = Field(
+        None,
+        description="Directory shared by the processes of one API or worker for their metrics"
+        " (prometheus-client multiprocess mode); a worker makes a private one when unset.",
+    )
+    api_bind: str = Field("0.0.0.0:8000", description="Address gunicorn listens on.")
+    api_workers: int = Field(2, ge=1, le=64, description="gunicorn worker processes.")
+    api_threads: int = Field(
+        8, ge=1, le=256, description="Threads per gunicorn worker (long polls wait in one)."
+    )
+    api_access_log: str = Field("-", description="gunicorn access log ('-': stdout).")
 
     @property
     def visibility_timeout(self) -> int:

@@ -9,7 +9,6 @@ records ``job_error_type`` on a failed job.
     ├── ValidationError         400 validation_error   (bad request field)
     │   └── DataError           400 invalid_data       (dataset content unusable)
     ├── UnsupportedMediaError   415 unsupported_media_type
-    ├── PayloadTooLargeError    413 payload_too_large
     ├── NotFoundError           404 not_found
     ├── ConflictError           409 conflict
     ├── ServiceUnavailableError 503 service_unavailable (Redis or MongoDB down)
@@ -33,10 +32,6 @@ class TensorFleetError(Exception):
         self.message = message
         self.details = details or {}
 
-    def to_dict(self) -> dict[str, Any]:
-        """The JSON error body's inner object."""
-        return {"code": self.code, "message": self.message, "details": self.details}
-
 
 class ValidationError(TensorFleetError):
     """A request field is missing, of the wrong type or out of range."""
@@ -58,14 +53,6 @@ class UnsupportedMediaError(TensorFleetError):
 
     code = "unsupported_media_type"
     http_status = 415
-    job_error_type = "validation"
-
-
-class PayloadTooLargeError(TensorFleetError):
-    """The request body is over the configured size limit."""
-
-    code = "payload_too_large"
-    http_status = 413
     job_error_type = "validation"
 
 

@@ -2,7 +2,7 @@
 
 - ``NoopWorker`` + ``noop_round_trip``: a bare Celery round trip (``apply_async`` + ``get``)
   on the same Redis, with TensorFleet's Celery settings and worker options.
-- ``in_process_training``: ``train_model`` + ``save_model`` to a BytesIO, i.e. the fit,
+- ``in_process_training``: ``train_pipeline`` + ``save_model`` to a BytesIO, i.e. the fit,
   score and serialization a worker does, without the service around it.
 - ``MinimalApp``: ``bench/minimal_app.py`` under the API's gunicorn command and settings.
 - ``gridfs_read``: the model file straight from GridFS with pymongo, in bounded windows.
@@ -26,12 +26,12 @@ from bson import ObjectId
 from celery import Celery
 from pymongo.database import Database
 
-from app.localstack import free_ports
-from app.localstack.process import HOST, Child, stop_children, wait_until
 from app.ml.registry import get_algorithm
-from app.ml.training import save_model, train_model
+from app.ml.training import save_model, train_pipeline
 from bench.harness import BenchError, Tier, bin_path, project_dir
 from bench.noop_app import NOOP_QUEUE, NOOP_TASK
+from localstack import free_ports
+from localstack.process import HOST, Child, stop_children, wait_until
 
 MIB = 1024 * 1024
 WINDOW_BYTES = 8 * MIB  # like app.storage.artifacts: nx-27017 refuses replies over ~48 MB
@@ -97,7 +97,7 @@ def in_process_training(
 ) -> float:
     """Seconds of the worker's fit + score + serialize, in this process (random_state 42)."""
     start = time.perf_counter()
-    result = train_model(
+    result = train_pipeline(
         frame,
         target=dataset["target"],
         task=dataset["task"],

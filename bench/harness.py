@@ -28,11 +28,11 @@ import requests
 from celery import Celery
 
 from app.config import Settings
-from app.localstack import LocalStack, StackConfig, free_ports
-from app.localstack.config import PROJECT_DIR
+from app.statuses import FINISHED
 from app.tasks.celery_app import TRAINING_QUEUE, create_celery
+from localstack import LocalStack, StackConfig, free_ports
+from localstack.config import PROJECT_DIR
 
-TERMINAL = ("succeeded", "failed", "cancelled")
 DEFAULT_COMPRESSION = Settings.model_fields["model_compression"].default
 
 
@@ -254,7 +254,7 @@ class Api:
             )
             response.raise_for_status()
             job = response.json()
-            if job["status"] in TERMINAL:
+            if job["status"] in FINISHED:
                 return job
             if left <= 0:
                 raise BenchError(f"job {job_id} still {job['status']} after {timeout:g}s")

@@ -12,7 +12,7 @@ from typing import Any
 
 from app.ml.registry import get_algorithm
 from app.ml.tabular import read_csv
-from app.ml.training import train_model
+from app.ml.training import train_pipeline
 from app.tasks.celery_app import create_celery
 from bench.baselines import MlflowLogger, NoopWorker, in_process_training, noop_round_trip, rss_mib
 from bench.harness import Api, Harness, Tier, project_dir
@@ -74,7 +74,7 @@ def vs_mlflow(h: Harness, tier: Tier, tiny: Figure, sizes: Sizes, progress: Prog
     with Api(tier) as api:
         dataset = api.session.get(f"{api.base}/datasets/iris", timeout=30).json()
     frame = read_csv((project_dir() / "datasets" / "iris.csv").read_bytes())
-    result = train_model(
+    result = train_pipeline(
         frame,
         target=dataset["target"],
         task=dataset["task"],

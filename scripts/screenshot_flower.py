@@ -27,7 +27,7 @@ import requests
 PROJECT_DIR = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(PROJECT_DIR))
 
-from app.localstack import LocalStack, StackConfig, free_ports  # noqa: E402
+from localstack import LocalStack, StackConfig, free_ports  # noqa: E402
 
 SLOW = {
     "dataset": "digits",

@@ -1,4 +1,4 @@
-"""``/api/v1/algorithms``: what can be trained, with hyperparameters derived from scikit-learn."""
+"""Algorithms: what can be trained, with hyperparameters derived from scikit-learn."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from app.api.schemas import ErrorBody
 from app.api.spec import spec
 from app.ml.registry import describe_algorithm, get_algorithm, list_algorithms
 
-bp = Blueprint("algorithms", __name__, url_prefix="/api/v1/algorithms")
+bp = Blueprint("algorithms", __name__)
 
 
 @bp.get("")

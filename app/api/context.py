@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import redis
 from celery import Celery
-from flask import current_app
+from flask import current_app, request
 from pymongo.database import Database
 
 from app.config import Settings
 from app.storage.mongo import get_database
-from app.tasks.events import get_redis
+from app.storage.redis import get_redis
 
 
 def settings() -> Settings:
@@ -31,4 +33,9 @@ def celery() -> Celery:
 def redis_client() -> redis.Redis:
     """Redis for job-end notifications: one client per process, or the one injected by tests."""
     injected = current_app.extensions.get("tensorfleet.redis")
-    return injected if injected is not None else get_redis(settings().redis_url)
+    return injected if injected is not None else get_redis(settings())
+
+
+def parsed() -> Any:
+    """The request parts spectree validated: ``.json``, ``.query``, ``.form`` (pydantic)."""
+    return cast(Any, request).context

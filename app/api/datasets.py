@@ -1,4 +1,4 @@
-"""``/api/v1/datasets``: upload versioned CSV datasets and read their metadata."""
+"""Datasets: upload versioned CSV datasets and read their metadata."""
 
 from __future__ import annotations
 
@@ -6,14 +6,13 @@ from flask import Blueprint, request, url_for
 from spectree import Response as Spec
 
 from app.api import context
-from app.api.documents import dataset_json, page_json
 from app.api.schemas import DatasetForm, DatasetGetQuery, ErrorBody, PageQuery
 from app.api.spec import spec
 from app.errors import UnsupportedMediaError, ValidationError
-from app.ingest import register_dataset
-from app.storage.datasets import DatasetRepository
+from app.services.datasets import register_dataset
+from app.storage.datasets import DatasetRepository, public_dataset
 
-bp = Blueprint("datasets", __name__, url_prefix="/api/v1/datasets")
+bp = Blueprint("datasets", __name__)
 
 
 @bp.post("")
@@ -29,7 +28,7 @@ def create_dataset() -> tuple[dict, int, dict]:
     the version's metadata (task inferred from the target). The same name again makes
     version n+1. Empty, header-only, ragged, binary or one-class data → 4xx, nothing stored.
     """
-    form: DatasetForm = request.context.form
+    form: DatasetForm = context.parsed().form
     upload = request.files.get("file")
     if upload is None:
         raise ValidationError("The multipart part 'file' (a CSV) is required.", {"field": "file"})
@@ -40,34 +39,33 @@ def create_dataset() -> tuple[dict, int, dict]:
         )
     doc = register_dataset(context.db(), form.name, upload.read(), form.target, form.description)
     location = url_for("datasets.get_dataset", name=doc["name"], version=doc["version"])
-    return dataset_json(doc), 201, {"Location": location}
+    return public_dataset(doc), 201, {"Location": location}
 
 
 @bp.get("")
 @spec.validate(query=PageQuery, tags=["datasets"])
 def list_datasets() -> dict:
     """The latest version of every dataset, by name (`versions` counts them)."""
-    query = request.context.query
-    return page_json(
-        DatasetRepository(context.db()).list_latest(query.page, query.limit), dataset_json
-    )
+    query = context.parsed().query
+    page = DatasetRepository(context.db()).list_latest(query.page, query.limit)
+    return page.as_json(public_dataset)
 
 
 @bp.get("/<name>")
 @spec.validate(query=DatasetGetQuery, resp=Spec(HTTP_404=ErrorBody), tags=["datasets"])
 def get_dataset(name: str) -> dict:
     """One dataset version: the latest, or `?version=N`."""
-    return dataset_json(DatasetRepository(context.db()).get(name, request.context.query.version))
+    return public_dataset(DatasetRepository(context.db()).get(name, context.parsed().query.version))
 
 
 @bp.get("/<name>/versions")
 @spec.validate(query=PageQuery, tags=["datasets"])
 def list_dataset_versions(name: str) -> dict:
     """Every version of one dataset, newest first."""
-    query = request.context.query
+    query = context.parsed().query
     repo = DatasetRepository(context.db())
     repo.get(name)  # 404 for an unknown name rather than an empty page
-    return page_json(repo.list_versions(name, query.page, query.limit), dataset_json)
+    return repo.list_versions(name, query.page, query.limit).as_json(public_dataset)
 
 
 def _looks_textual(mimetype: str) -> bool:

@@ -1,23 +1,18 @@
-"""``/api/v1/jobs``: submit, poll, list and cancel training jobs."""
+"""Jobs: submit, poll (with long polling), list and cancel training jobs."""
 
 from __future__ import annotations
 
-import logging
-
-from flask import Blueprint, Response, request, url_for
+from flask import Blueprint, url_for
 from spectree import Response as Spec
 
-from app.api import context, metrics
-from app.api.documents import job_json, page_json
+from app.api import context
 from app.api.schemas import ErrorBody, Job, JobGetQuery, JobListQuery, JobPage, JobRequest
 from app.api.spec import spec
-from app.errors import ConflictError
-from app.storage.jobs import FINISHED, JobRepository
-from app.tasks.events import publish_job_finished, wait_until
-from app.tasks.submission import BROKER_ERRORS, submit_job
+from app.metrics import JOBS_SUBMITTED
+from app.services import jobs as job_service
+from app.storage.jobs import JobRepository, public_job
 
-log = logging.getLogger(__name__)
-bp = Blueprint("jobs", __name__, url_prefix="/api/v1/jobs")
+bp = Blueprint("jobs", __name__)
 
 
 @bp.post("")
@@ -34,59 +29,32 @@ def create_job() -> tuple[dict, int, dict]:
     `status: queued`. Unknown dataset → 404; bad algorithm or hyperparameter → 400
     naming the field and the allowed values; broker down → 503.
     """
-    job = submit_job(context.db(), context.celery(), request.context.json.model_dump())
-    metrics.JOBS_SUBMITTED.labels(job["algorithm"]).inc()
+    job = job_service.submit_job(context.db(), context.celery(), context.parsed().json)
+    JOBS_SUBMITTED.labels(job["algorithm"]).inc()
     location = url_for("jobs.get_job", job_id=job["_id"])
-    return job_json(job), 202, {"Location": location}
+    return public_job(job), 202, {"Location": location}
 
 
 @bp.get("/<job_id>")
 @spec.validate(query=JobGetQuery, resp=Spec(HTTP_200=Job, HTTP_404=ErrorBody), tags=["jobs"])
 def get_job(job_id: str) -> dict:
     """One job. With `?wait=SECONDS` the call returns as soon as the job ends (long polling)."""
-    jobs = JobRepository(context.db())
-    redis_client = context.redis_client()
-    job = wait_until(
-        redis_client,
-        job_id,
-        request.context.query.wait,
-        lambda: jobs.get(job_id),
-        lambda doc: doc["status"] in FINISHED,
-    )
-    return job_json(job)
+    wait = context.parsed().query.wait
+    return public_job(job_service.get_job(context.db(), context.redis_client(), job_id, wait))
 
 
 @bp.get("")
 @spec.validate(query=JobListQuery, resp=Spec(HTTP_200=JobPage), tags=["jobs"])
 def list_jobs() -> dict:
     """Jobs, newest first: `?status=&model_name=&dataset=&algorithm=&page=&limit=`."""
-    query = request.context.query
-    filters = {
-        "status": query.status,
-        "model_name": query.model_name,
-        "dataset": query.dataset,
-        "algorithm": query.algorithm,
-    }
-    page = JobRepository(context.db()).list(filters, query.page, query.limit)
-    return page_json(page, job_json)
+    query = context.parsed().query
+    filters = query.model_dump(include={"status", "model_name", "dataset", "algorithm"})
+    return JobRepository(context.db()).list(filters, query.page, query.limit).as_json(public_job)
 
 
 @bp.post("/<job_id>/cancel")
 @spec.validate(resp=Spec(HTTP_202=Job, HTTP_404=ErrorBody, HTTP_409=ErrorBody), tags=["jobs"])
-def cancel_job(job_id: str) -> tuple[dict, int] | Response:
+def cancel_job(job_id: str) -> tuple[dict, int]:
     """Cancel a job: a queued one never runs; a running one is stopped. 409 if it had ended."""
-    jobs = JobRepository(context.db())
-    job = jobs.request_cancel(job_id)
-    if job is None:
-        current = jobs.get(job_id)
-        raise ConflictError(
-            f"Job '{job_id}' already {current['status']}.",
-            {"job_id": job_id, "status": current["status"]},
-        )
-    if job["status"] == "cancelled":
-        publish_job_finished(context.redis_client(), job_id)
-    try:  # queued: workers drop the message; running: its process is stopped
-        context.celery().control.revoke(job_id, terminate=job["status"] == "running")
-    except BROKER_ERRORS as exc:  # the flag is set; the worker also checks it at every stage
-        log.warning("revoke of %s not broadcast: %s", job_id, exc)
-    return job_json(job), 202
+    db, redis_client = context.db(), context.redis_client()
+    return public_job(job_service.cancel_job(db, redis_client, context.celery(), job_id)), 202

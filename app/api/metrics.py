@@ -1,15 +1,15 @@
-"""Prometheus metrics of the API, served at ``/metrics``.
+"""``/metrics``: the API's Prometheus exposition, with the fleet gauges read at scrape time.
 
 Under gunicorn with several workers set ``PROMETHEUS_MULTIPROC_DIR`` (an empty
 directory per deployment): each worker writes its samples there and
 ``/metrics`` sums them. Queue depth, the oldest queued job's age and jobs by
-status are read from Redis and MongoDB at scrape time.
+status are read from Redis and MongoDB at scrape time. The collectors are in
+the catalog, ``app.metrics``.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime
@@ -19,8 +19,6 @@ from prometheus_client import (
     CONTENT_TYPE_LATEST,
     REGISTRY,
     CollectorRegistry,
-    Counter,
-    Histogram,
     generate_latest,
     multiprocess,
 )
@@ -30,20 +28,15 @@ from pymongo.errors import PyMongoError
 from redis.exceptions import RedisError
 
 from app.api import context
+from app.metrics import (
+    API_REQUEST_DURATION,
+    API_REQUESTS,
+    JOBS_BY_STATUS,
+    QUEUE_DEPTH,
+    QUEUE_OLDEST_AGE,
+)
 from app.storage.jobs import JobRepository
 from app.tasks.celery_app import TRAINING_QUEUE
-
-REQUESTS = Counter(
-    "tensorfleet_api_requests_total", "HTTP requests served.", ["method", "endpoint", "status"]
-)
-REQUEST_DURATION = Histogram(
-    "tensorfleet_api_request_duration_seconds", "Time to answer a request.", ["method", "endpoint"]
-)
-MODEL_DOWNLOADS = Counter("tensorfleet_model_downloads_total", "Model files downloaded.")
-MODEL_LISTINGS = Counter("tensorfleet_model_listings_total", "Model list requests served.")
-JOBS_SUBMITTED = Counter(
-    "tensorfleet_jobs_submitted_total", "Training jobs accepted.", ["algorithm"]
-)
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
@@ -57,13 +50,11 @@ class FleetCollector(Collector):
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
         """Queue depth, oldest queued job age (per queue) and jobs by status."""
-        depth = GaugeMetricFamily("tensorfleet_queue_depth", "Messages waiting.", labels=["queue"])
-        age = GaugeMetricFamily(
-            "tensorfleet_queue_oldest_job_age_seconds",
-            "Age of the oldest job still queued (0 if none).",
-            labels=["queue"],
+        depth, age, by_status = (
+            QUEUE_DEPTH.family(),
+            QUEUE_OLDEST_AGE.family(),
+            JOBS_BY_STATUS.family(),
         )
-        by_status = GaugeMetricFamily("tensorfleet_jobs", "Jobs by status.", labels=["status"])
         # A gauge whose source is down is left out, not the whole scrape: the request
         # metrics matter most while Redis or MongoDB is unreachable.
         try:
@@ -71,7 +62,7 @@ class FleetCollector(Collector):
                 depth.add_metric([queue], context.redis_client().llen(queue))
             yield depth
         except RedisError as exc:
-            log.warning("tensorfleet_queue_depth not collected: Redis: %s", exc)
+            log.warning("%s not collected: Redis: %s", QUEUE_DEPTH.name, exc)
         try:
             jobs = JobRepository(context.db())
             now = datetime.now(UTC)
@@ -90,9 +81,11 @@ class FleetCollector(Collector):
 @bp.get("/metrics")
 def serve_metrics() -> Response:
     """The Prometheus exposition of this API (all gunicorn workers) and the fleet gauges."""
-    if os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+    if context.settings().prometheus_multiproc_dir:
         registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)
+        multiprocess.MultiProcessCollector(
+            registry, path=context.settings().prometheus_multiproc_dir
+        )
         body = generate_latest(registry)
     else:
         body = generate_latest(REGISTRY)
@@ -109,8 +102,8 @@ def _observe(response: Response) -> Response:
     endpoint = request.url_rule.rule if request.url_rule else "unmatched"
     if endpoint != "/metrics":
         elapsed = time.perf_counter() - g.get("metrics_started", time.perf_counter())
-        REQUEST_DURATION.labels(request.method, endpoint).observe(elapsed)
-        REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+        API_REQUEST_DURATION.labels(request.method, endpoint).observe(elapsed)
+        API_REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
     return response
 
 

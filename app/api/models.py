@@ -1,40 +1,39 @@
-"""``/api/v1/models``: the model registry (metadata, download, delete) and statistics."""
+"""Models: the registry's metadata, file downloads and deletes."""
 
 from __future__ import annotations
 
-from flask import Blueprint, request, stream_with_context
+from flask import Blueprint, stream_with_context
 from spectree import Response as Spec
 from werkzeug.wrappers import Response
 
-from app.api import context, metrics
-from app.api.documents import model_json, page_json
+from app.api import context
 from app.api.schemas import ErrorBody, ModelListQuery
 from app.api.spec import spec
-from app.storage.jobs import JobRepository
-from app.storage.models import ModelRepository
+from app.metrics import MODEL_DOWNLOADS, MODEL_LISTINGS
+from app.storage.models import ModelRepository, public_model
 
-bp = Blueprint("models", __name__, url_prefix="/api/v1")
+bp = Blueprint("models", __name__)
 
 
-@bp.get("/models")
+@bp.get("")
 @spec.validate(query=ModelListQuery, tags=["models"])
 def list_models() -> dict:
     """Models: `?name=&algorithm=&dataset=&page=&limit=&sort=` (default newest first)."""
-    query = request.context.query
+    query = context.parsed().query
     filters = {"name": query.name, "algorithm": query.algorithm, "dataset_name": query.dataset}
     page = ModelRepository(context.db()).list(filters, query.sort, query.page, query.limit)
-    metrics.MODEL_LISTINGS.inc()
-    return page_json(page, model_json)
+    MODEL_LISTINGS.inc()
+    return page.as_json(public_model)
 
 
-@bp.get("/models/<model_id>")
+@bp.get("/<model_id>")
 @spec.validate(resp=Spec(HTTP_404=ErrorBody), tags=["models"])
 def get_model(model_id: str) -> dict:
     """One model's metadata: version, metrics, effective hyperparameters, lineage."""
-    return model_json(ModelRepository(context.db()).get(model_id))
+    return public_model(ModelRepository(context.db()).get(model_id))
 
 
-@bp.get("/models/<model_id>/download")
+@bp.get("/<model_id>/download")
 @spec.validate(resp=Spec(HTTP_404=ErrorBody), tags=["models"])
 def download_model(model_id: str) -> Response:
     """The model's joblib file, streamed from GridFS.
@@ -48,7 +47,7 @@ def download_model(model_id: str) -> Response:
     model = models.get(model_id)
     length = models.artifacts.length(model["file_id"])
     chunks = stream_with_context(models.artifacts.iter_bytes(model["file_id"]))
-    metrics.MODEL_DOWNLOADS.inc()
+    MODEL_DOWNLOADS.inc()
     filename = f"{model['name']}-v{model['version']}.joblib"
     return Response(
         chunks,
@@ -61,20 +60,9 @@ def download_model(model_id: str) -> Response:
     )
 
 
-@bp.delete("/models/<model_id>")
+@bp.delete("/<model_id>")
 @spec.validate(resp=Spec(HTTP_204=None, HTTP_404=ErrorBody), tags=["models"])
 def delete_model(model_id: str) -> tuple[str, int]:
     """Delete a model: its document and its GridFS file. Its version number is not reused."""
     ModelRepository(context.db()).delete(model_id)
     return "", 204
-
-
-@bp.get("/statistics")
-@spec.validate(tags=["models"])
-def get_statistics() -> dict:
-    """Models by algorithm and dataset, jobs by status, best and mean score per algorithm."""
-    db = context.db()
-    return {
-        "models": ModelRepository(db).statistics(),
-        "jobs": {"by_status": JobRepository(db).count_by_status()},
-    }

@@ -7,25 +7,10 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
-JobStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
+from app.services.jobs import NAME_PATTERN, JobRequest
+from app.statuses import JobStatus
 
-
-class JobRequest(BaseModel):
-    """Body of ``POST /api/v1/jobs``; only ``dataset`` and ``algorithm`` are required."""
-
-    model_config = ConfigDict(extra="forbid")
-
-    dataset: str = Field(min_length=1, max_length=128, examples=["iris"])
-    algorithm: str = Field(min_length=1, max_length=64, examples=["random_forest"])
-    dataset_version: int | None = Field(None, ge=1, description="Default: the latest version.")
-    model_name: str | None = Field(
-        None, pattern=NAME_PATTERN, description="Default: `<dataset>_<algorithm>`."
-    )
-    hyperparameters: dict[str, Any] = Field(default_factory=dict, examples=[{"n_estimators": 50}])
-    target: str | None = Field(None, description="Default: the dataset's target column.")
-    test_size: float = Field(0.2, gt=0, lt=1)
-    random_state: int | None = Field(42, ge=0, le=2**32 - 1)
+__all__ = ["JobRequest"]  # the body of POST /jobs is the service's own request model
 
 
 class PageQuery(BaseModel):

@@ -11,6 +11,7 @@ parameter), is not exposed.
 from __future__ import annotations
 
 import inspect
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -21,6 +22,7 @@ from typing import Any
 from sklearn.utils._param_validation import (
     Hidden,
     Interval,
+    InvalidParameterError,
     Options,
     StrOptions,
     _Booleans,
@@ -28,7 +30,10 @@ from sklearn.utils._param_validation import (
     _InstancesOf,
     _NoneConstraint,
     make_constraint,
+    validate_parameter_constraints,
 )
+
+from app.errors import ValidationError
 
 # String options that need inputs a CSV pipeline cannot give: kernel matrices, functions,
 # ``metric_params`` (not exposed), or exactly two features (haversine).
@@ -67,6 +72,46 @@ class ParamSpec:
             out["options"] = options
         return out
 
+    def check(self, estimator_name: str, value: Any) -> Any:
+        """``value`` if sklearn's constraints accept it (an int for an integral float where
+        only an int is valid); ValidationError with sklearn's own message otherwise."""
+        details = {"field": f"hyperparameters.{self.name}", "constraints": self.texts()}
+        if isinstance(value, float) and not math.isfinite(value):
+            raise ValidationError(f"The {self.name!r} parameter must be a finite number.", details)
+        if isinstance(value, bool) and not self._accepts_bool():
+            raise ValidationError(self._sklearn_message(estimator_name, value), details)
+        try:
+            self._validate(estimator_name, value)
+        except InvalidParameterError as exc:
+            if isinstance(value, float) and value.is_integer():
+                try:
+                    self._validate(estimator_name, int(value))
+                    return int(value)
+                except InvalidParameterError:
+                    pass
+            raise ValidationError(str(exc), details) from None
+        return value
+
+    def _validate(self, estimator_name: str, value: Any) -> None:
+        """sklearn's own check of ``value`` against the (JSON-able) constraints."""
+        validate_parameter_constraints(
+            {self.name: list(self.constraints)}, {self.name: value}, estimator_name
+        )
+
+    def _accepts_bool(self) -> bool:
+        """Whether a non-numeric constraint accepts booleans (``True`` is an int to Python)."""
+        numeric = (Interval, _InstancesOf)
+        return any(c.is_satisfied_by(True) for c in self.objects() if not isinstance(c, numeric))
+
+    def _sklearn_message(self, estimator_name: str, value: Any) -> str:
+        """The message sklearn's validation gives for a rejected ``value``."""
+        texts = self.texts()
+        allowed = texts[0] if len(texts) == 1 else f"{', '.join(texts[:-1])} or {texts[-1]}"
+        return (
+            f"The {self.name!r} parameter of {estimator_name} must be {allowed}."
+            f" Got {value!r} instead."
+        )
+
 
 def init_params(estimator: type) -> dict[str, Any]:
     """Constructor parameters of ``estimator`` with their defaults."""
@@ -87,7 +132,8 @@ def _json_type(constraint: _Constraint) -> str:
         return "null"
     if isinstance(constraint, _Booleans):
         return "boolean"
-    return _JSON_TYPES.get(getattr(constraint, "type", None), "number")
+    kind = getattr(constraint, "type", None)
+    return _JSON_TYPES.get(kind, "number") if isinstance(kind, type) else "number"
 
 
 def _json_constraint(raw: Any) -> Any:

@@ -1,9 +1,13 @@
-"""Validation of user hyperparameters with scikit-learn's own constraints.
+"""The one pass over a job's hyperparameters, in this order, once:
 
-Everything that can be checked without the dataset is checked here, so that a bad request
-is a 400 rather than a failed job: names, types and ranges (sklearn's messages), the
-fleet bounds, and cross-parameter combinations (by a smoke fit on a tiny synthetic
-dataset, see ``_smoke_fit``).
+1. names, types and ranges, with scikit-learn's own constraints and messages
+   (``ParamSpec.check``);
+2. the fleet's bounds on costly values (``Algorithm.bounds``);
+3. rules that need the dataset's shape (``DataShape``, read from the dataset's
+   stored profile: rows left for training, number of classes);
+4. combinations of values, by a smoke fit on a tiny synthetic dataset.
+
+So a bad request is a 400, never a failed job.
 """
 
 from __future__ import annotations
@@ -12,15 +16,10 @@ import math
 import threading
 import warnings
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from sklearn.utils._param_validation import (
-    Interval,
-    InvalidParameterError,
-    _InstancesOf,
-    validate_parameter_constraints,
-)
 
 from app.errors import ValidationError
 from app.ml.constraints import ParamSpec
@@ -40,16 +39,36 @@ _SMOKE_INT_TO_ONE = ("max_features", "max_samples")
 _WARNINGS_LOCK = threading.Lock()
 
 
+@dataclass(frozen=True)
+class DataShape:
+    """What the dataset rules need: the dataset's name, training rows, classes (or None)."""
+
+    dataset: str
+    n_train: int
+    n_classes: int | None
+
+    @classmethod
+    def for_split(
+        cls, dataset: str, n_samples: int, test_size: float, n_classes: int | None
+    ) -> DataShape:
+        """The shape left for fitting after the test split (scikit-learn rounds the test up)."""
+        return cls(dataset, n_samples - math.ceil(n_samples * test_size), n_classes)
+
+
 def validate_hyperparameters(
-    algorithm: Algorithm, task: str, params: Mapping[str, Any], *, smoke_fit: bool = True
+    algorithm: Algorithm,
+    task: str,
+    params: Mapping[str, Any],
+    *,
+    data: DataShape | None = None,
+    smoke_fit: bool = True,
 ) -> dict[str, Any]:
     """The full effective hyperparameters (sklearn defaults + ``params``) for ``task``.
 
     Raises ValidationError for an unsupported task, an unknown name, a value sklearn
-    rejects, a value over a fleet bound, or a combination the estimator cannot fit.
-    Integral floats (JSON ``10.0``) become ints where only an int is valid.
-    ``smoke_fit=False`` skips the combination check (``_smoke_fit``), for params that
-    already passed it, e.g. a job's stored effective set.
+    rejects, a value over a fleet bound, a value the dataset ``data`` cannot fit, or a
+    combination the estimator cannot fit. ``smoke_fit=False`` skips the combination
+    check, for params that already passed it (a job's stored effective set).
     """
     estimator = _estimator_for(algorithm, task)
     if not isinstance(params, Mapping):
@@ -59,9 +78,10 @@ def validate_hyperparameters(
     specs = hyperparameter_specs(estimator)
     effective = {name: spec.default for name, spec in specs.items()}
     for name, value in params.items():
-        spec = _spec_for(specs, name)
-        effective[name] = _check_value(estimator.__name__, spec, value)
+        effective[name] = _spec_for(specs, name).check(estimator.__name__, value)
         _check_bounds(estimator.__name__, algorithm, name, effective[name])
+    if data is not None:
+        _check_against_data(effective, data)
     if params and smoke_fit:
         _smoke_fit(algorithm, task, effective)
     return effective
@@ -94,57 +114,6 @@ def _spec_for(specs: Mapping[str, ParamSpec], name: str) -> ParamSpec:
     raise ValidationError(message, {"field": f"hyperparameters.{name}", "allowed": sorted(specs)})
 
 
-def _check_value(estimator_name: str, spec: ParamSpec, value: Any) -> Any:
-    """``value`` if sklearn's constraints accept it (ints for integral floats if needed)."""
-    details = {"field": f"hyperparameters.{spec.name}", "constraints": spec.texts()}
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ValidationError(f"The {spec.name!r} parameter must be a finite number.", details)
-    if isinstance(value, bool) and not _accepts_bool(spec):
-        raise ValidationError(_sklearn_message(estimator_name, spec, value), details)
-    try:
-        _validate(estimator_name, spec, value)
-    except InvalidParameterError as exc:
-        if (
-            isinstance(value, float)
-            and value.is_integer()
-            and _is_valid(estimator_name, spec, int(value))
-        ):
-            return int(value)
-        raise ValidationError(str(exc), details) from None
-    return value
-
-
-def _validate(estimator_name: str, spec: ParamSpec, value: Any) -> None:
-    """sklearn's own check of ``value`` against the spec's (JSON-able) constraints."""
-    validate_parameter_constraints(
-        {spec.name: list(spec.constraints)}, {spec.name: value}, estimator_name
-    )
-
-
-def _is_valid(estimator_name: str, spec: ParamSpec, value: Any) -> bool:
-    """Whether sklearn's constraints accept ``value``."""
-    try:
-        _validate(estimator_name, spec, value)
-    except InvalidParameterError:
-        return False
-    return True
-
-
-def _accepts_bool(spec: ParamSpec) -> bool:
-    """Whether a non-numeric constraint accepts booleans (``True`` is an int to Python)."""
-    numeric = (Interval, _InstancesOf)
-    return any(c.is_satisfied_by(True) for c in spec.objects() if not isinstance(c, numeric))
-
-
-def _sklearn_message(estimator_name: str, spec: ParamSpec, value: Any) -> str:
-    """The message sklearn's validation would give for a rejected ``value``."""
-    texts = spec.texts()
-    allowed = texts[0] if len(texts) == 1 else f"{', '.join(texts[:-1])} or {texts[-1]}"
-    return (
-        f"The {spec.name!r} parameter of {estimator_name} must be {allowed}. Got {value!r} instead."
-    )
-
-
 def _check_bounds(estimator_name: str, algorithm: Algorithm, name: str, value: Any) -> None:
     """ValidationError if ``value`` is outside the fleet bounds of ``name``."""
     if value is None or isinstance(value, (bool, str)):
@@ -157,6 +126,22 @@ def _check_bounds(estimator_name: str, algorithm: Algorithm, name: str, value: A
                 f" fleet. Got {value!r} instead.",
                 {"field": f"hyperparameters.{name}", key: bounds[key]},
             )
+
+
+def _check_against_data(params: Mapping[str, Any], data: DataShape) -> None:
+    """ValidationError when ``params`` cannot fit ``data.n_train`` rows of its classes."""
+    neighbors = params.get("n_neighbors")
+    if isinstance(neighbors, int) and neighbors > data.n_train:
+        raise ValidationError(
+            f"n_neighbors={neighbors} exceeds the {data.n_train} training rows of dataset"
+            f" '{data.dataset}'.",
+            {"field": "hyperparameters.n_neighbors", "max": data.n_train},
+        )
+    if params.get("loss") == "exponential" and data.n_classes is not None and data.n_classes > 2:
+        raise ValidationError(
+            f"loss='exponential' needs two classes; dataset '{data.dataset}' has {data.n_classes}.",
+            {"field": "hyperparameters.loss"},
+        )
 
 
 def _smoke_fit(algorithm: Algorithm, task: str, params: Mapping[str, Any]) -> None:

@@ -9,6 +9,14 @@ from typing import Any
 import numpy as np
 from sklearn import metrics as skm
 
+# The one number that ranks models of a task (``score`` of a model, its Grafana gauge).
+HEADLINE_METRIC = {"classification": "test_accuracy", "regression": "r2"}
+
+
+def headline_score(task: str, metrics: dict[str, Any]) -> float | None:
+    """The headline metric of ``task`` in ``metrics`` (None if undefined)."""
+    return metrics.get(HEADLINE_METRIC[task])
+
 
 def to_jsonable(value: Any) -> Any:
     """A numpy scalar as the Python scalar; NaN/inf floats as None."""

@@ -7,10 +7,12 @@ missing values (pandas' behaviour), which the preprocessing imputes.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import pandas as pd
 
@@ -25,6 +27,7 @@ from app.ml.preprocessing import (
 )
 
 MAX_CLASSES = 20  # an integer target with more distinct values is a regression target
+MAX_RECORDED_CLASSES = 100  # a candidate target with more classes records only their number
 
 
 @dataclass
@@ -32,7 +35,9 @@ class DatasetProfile:
     """What TensorFleet knows about a dataset for a given target column.
 
     ``n_samples`` counts rows with a target value (the rows training uses);
-    ``column_types`` covers every column but the target.
+    ``column_types`` covers every column but the target. ``targets`` describes
+    every column as a target a job may choose instead (see ``target_profile``),
+    so a submit never has to read the file.
     """
 
     n_samples: int
@@ -44,6 +49,7 @@ class DatasetProfile:
     classes: list | None
     sha256: str
     size_bytes: int
+    targets: dict[str, dict[str, Any]]
 
 
 def read_csv(raw: bytes) -> pd.DataFrame:
@@ -110,6 +116,30 @@ def infer_task(y: pd.Series) -> str:
     return "classification" if few else "regression"
 
 
+def target_profile(column: pd.Series) -> dict[str, Any]:
+    """What a job that predicts ``column`` needs to know before it is queued.
+
+    ``{"task", "n_samples", "n_classes", "classes", "class_counts"}`` (the class fields
+    for classification only; ``classes`` and ``class_counts`` in the same order, left
+    out above ``MAX_RECORDED_CLASSES``), or ``{"error": message}`` when the column
+    cannot be a target.
+    """
+    y = clean_target(column)
+    if y.nunique() < 2:
+        return {"error": f"Target column '{column.name}' needs at least two distinct values."}
+    task = infer_task(y)
+    profile: dict[str, Any] = {"task": task, "n_samples": len(y)}
+    if task == "classification":
+        counts = y.value_counts()
+        with contextlib.suppress(TypeError):  # labels of mixed types keep pandas' order
+            counts = counts.sort_index()
+        profile["n_classes"] = len(counts)
+        if len(counts) <= MAX_RECORDED_CLASSES:
+            profile["classes"] = [to_jsonable(label) for label in counts.index]
+            profile["class_counts"] = [int(n) for n in counts.to_numpy()]
+    return profile
+
+
 def profile_dataset(raw: bytes, target: str) -> tuple[pd.DataFrame, DatasetProfile]:
     """Parse and profile a CSV for ``target``; DataError if it cannot be trained on."""
     df = read_csv(raw)
@@ -130,5 +160,6 @@ def profile_dataset(raw: bytes, target: str) -> tuple[pd.DataFrame, DatasetProfi
         classes=classes,
         sha256=hashlib.sha256(raw).hexdigest(),
         size_bytes=len(raw),
+        targets={str(c): target_profile(df[c]) for c in df.columns},
     )
     return df, profile

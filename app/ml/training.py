@@ -7,14 +7,16 @@ contains only scikit-learn objects: ``joblib.load`` works with sklearn/pandas/nu
 
 from __future__ import annotations
 
+import platform
 import time
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, BinaryIO
+from typing import Any, BinaryIO, Protocol
 
 import joblib
 import pandas as pd
+import sklearn
 from sklearn.metrics import accuracy_score
 from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
@@ -30,10 +32,18 @@ from app.ml.preprocessing import (
 )
 from app.ml.registry import Algorithm, build_estimator
 
-Progress = Callable[[str, int], None]
+Progress = Callable[[str, int], None]  # (stage, percent) reported while a model trains
 MIN_TRAIN_ROWS = 2
 MAX_WARNINGS = 20  # distinct warning messages kept in metrics
 _LIBRARY_WARNINGS = (DeprecationWarning, PendingDeprecationWarning)  # not about the user's model
+
+
+class BinaryWriter(Protocol):
+    """Where a model is serialized to: a binary file, or a GridFS upload stream."""
+
+    def write(self, data: bytes, /) -> int:
+        """Append ``data``; returns how many bytes were written."""
+        ...
 
 
 @dataclass
@@ -47,7 +57,16 @@ class TrainingResult:
     hyperparameters: dict[str, Any]
 
 
-def train_model(
+def library_versions() -> dict[str, str]:
+    """The versions a saved model needs to load (recorded with every model)."""
+    return {
+        "sklearn_version": sklearn.__version__,
+        "pandas_version": pd.__version__,
+        "python_version": platform.python_version(),
+    }
+
+
+def train_pipeline(
     df: pd.DataFrame,
     *,
     target: str,
@@ -195,7 +214,7 @@ def _scores(model: Any, X: Any) -> Any:
     return None
 
 
-def save_model(pipeline: Pipeline, fileobj: BinaryIO, compress: int = 3) -> None:
+def save_model(pipeline: Pipeline, fileobj: BinaryWriter, compress: int = 3) -> None:
     """Serialize a fitted pipeline to a binary file object with joblib."""
     joblib.dump(pipeline, fileobj, compress=compress)
 

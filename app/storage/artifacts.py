@@ -22,7 +22,7 @@ from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
 from app.errors import NotFoundError
-from app.storage.jobs import utcnow
+from app.storage.mongo import utcnow
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +120,6 @@ class ArtifactStore:
     """GridFS files of one bucket, written atomically and read in bounded windows."""
 
     def __init__(self, db: Database, bucket: str = "fs") -> None:
-        self._db = db
         self._files = db[f"{bucket}.files"]
         self._chunks = db[f"{bucket}.chunks"]
 

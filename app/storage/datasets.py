@@ -13,10 +13,16 @@ from pymongo.errors import DuplicateKeyError
 
 from app.errors import NotFoundError
 from app.storage.artifacts import ArtifactStore
-from app.storage.jobs import utcnow
+from app.storage.mongo import utcnow
 from app.storage.pagination import Page, find_page
 
 _MAX_VERSION_RACES = 20
+_INTERNAL = ("_id", "file_id")
+
+
+def public_dataset(doc: dict[str, Any]) -> dict[str, Any]:
+    """A dataset version's metadata as clients see it."""
+    return {key: value for key, value in doc.items() if key not in _INTERNAL}
 
 
 class DatasetRepository:
@@ -92,3 +98,11 @@ class DatasetRepository:
     def list_versions(self, name: str, page: int, limit: int) -> Page:
         """Every version of ``name``, newest first."""
         return find_page(self._datasets, {"name": name}, [("version", -1)], page, limit)
+
+    def without_target_profiles(self) -> list[dict[str, Any]]:
+        """Versions stored before ``targets`` was recorded at upload."""
+        return list(self._datasets.find({"targets": {"$exists": False}}))
+
+    def set_target_profiles(self, doc: dict[str, Any], targets: dict[str, Any]) -> None:
+        """Record what each column of version ``doc`` implies as a target."""
+        self._datasets.update_one({"_id": doc["_id"]}, {"$set": {"targets": targets}})

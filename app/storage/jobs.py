@@ -1,33 +1,77 @@
 """The ``jobs`` collection: every training job and its life cycle.
 
-State machine (the worker owns every change after ``queued``)::
+State machine (``app.statuses``; the worker owns every change after ``queued``)::
 
     queued ──claim──▶ running ──▶ succeeded | failed | cancelled
       └──────── cancel (API, only while queued) ──▶ cancelled
 
-Each transition is one conditional update, so two actors never both win.
+Each transition is one conditional update, so two actors never both win. The
+document's shape lives here too: ``new_job_document`` builds it and
+``public_job`` is what clients see of it.
 """
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import Any
 
+from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.database import Database
 
 from app.errors import NotFoundError
+from app.statuses import ACTIVE, STATUSES
+from app.storage.mongo import utcnow
 from app.storage.pagination import Page, find_page
 
-ACTIVE = ("queued", "running")
-FINISHED = ("succeeded", "failed", "cancelled")
-STATUSES = ACTIVE + FINISHED
+_INTERNAL = ("_id", "cancel_requested", "queue")  # stored, never shown
 
 
-def utcnow() -> datetime:
-    """Now, timezone-aware, at MongoDB's millisecond precision."""
-    now = datetime.now(UTC)
-    return now.replace(microsecond=now.microsecond // 1000 * 1000)
+def new_job_document(
+    *,
+    dataset: dict[str, Any],
+    algorithm: str,
+    model_name: str,
+    hyperparameters: dict[str, Any],
+    target: str,
+    task: str,
+    test_size: float,
+    random_state: int | None,
+    queue: str,
+) -> dict[str, Any]:
+    """The ``queued`` job document for a validated request on ``dataset`` (its document)."""
+    return {
+        "_id": str(ObjectId()),  # time-ordered, so ties in created_at keep creation order
+        "status": "queued",
+        "queue": queue,
+        "dataset": dataset["name"],
+        "dataset_version": dataset["version"],
+        "algorithm": algorithm,
+        "model_name": model_name,
+        "hyperparameters": hyperparameters,
+        "target": target,
+        "task": task,
+        "test_size": test_size,
+        "random_state": random_state,
+        "progress": {"stage": "queued", "percent": 0},
+        "created_at": utcnow(),
+        "started_at": None,
+        "finished_at": None,
+        "attempts": 0,
+        "worker": None,
+        "result": None,
+        "error": None,
+        "cancel_requested": False,
+    }
+
+
+def job_result(model: dict[str, Any]) -> dict[str, Any]:
+    """The ``result`` field of a job that produced ``model``."""
+    return {"model_id": model["_id"], "version": model["version"], "metrics": model["metrics"]}
+
+
+def public_job(doc: dict[str, Any]) -> dict[str, Any]:
+    """A job as clients see it: ``job_id`` first, internal fields dropped."""
+    return {"job_id": doc["_id"], **{k: v for k, v in doc.items() if k not in _INTERNAL}}
 
 
 class JobRepository:

@@ -4,19 +4,22 @@ Inserting the model document is the commit point of a training job: the
 artifact is uploaded first, and a job that runs twice finds its model by the
 unique ``job_id`` index instead of creating a second version. Versions come
 from an atomic per-name counter, so concurrent jobs of one name never collide
-and a deleted version number is never reused.
+and a deleted version number is never reused. The document's shape lives here:
+``new_model_document`` builds it and ``public_model`` is what clients see.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from bson import ObjectId
 from pymongo import ReturnDocument
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from app.errors import NotFoundError
 from app.storage.artifacts import ArtifactStore
+from app.storage.mongo import utcnow
 from app.storage.pagination import Page, find_page
 
 SORTS = {
@@ -27,6 +30,47 @@ SORTS = {
     "name": [("name", 1), ("version", -1)],
     "-version": [("version", -1), ("created_at", -1)],
 }
+
+
+def new_model_document(
+    job: dict[str, Any],
+    dataset: dict[str, Any],
+    *,
+    version: int,
+    trained: dict[str, Any],
+    file: dict[str, Any],
+) -> dict[str, Any]:
+    """The model document a finished run of ``job`` commits.
+
+    ``trained`` holds what training produced (``hyperparameters``, ``metrics``,
+    ``score``, ``features``, ``classes``, library versions); ``file`` the stored
+    artifact's ``file_id``, ``sha256`` and ``size_bytes``.
+    """
+    return {
+        "_id": str(ObjectId()),  # time-ordered, so ties in created_at keep creation order
+        "name": job["model_name"],
+        "version": version,
+        "algorithm": job["algorithm"],
+        **trained,
+        "dataset_name": dataset["name"],
+        "dataset_version": dataset["version"],
+        "target": job["target"],
+        "task": job["task"],
+        "job_id": job["_id"],
+        **file,
+        "created_at": utcnow(),
+    }
+
+
+def public_model(doc: dict[str, Any]) -> dict[str, Any]:
+    """A model's metadata as clients see it, with a link to download its artifact."""
+    body = {key: value for key, value in doc.items() if key not in ("_id", "file_id")}
+    return {
+        "model_id": doc["_id"],
+        **body,
+        "file_id": str(doc["file_id"]),
+        "download_url": f"/api/v1/models/{doc['_id']}/download",
+    }
 
 
 def artifact_id(job_id: str, attempt: int) -> str:
@@ -50,6 +94,7 @@ class ModelRepository:
             upsert=True,
             return_document=ReturnDocument.AFTER,
         )
+        assert counter is not None  # upsert=True with AFTER always returns the document
         return int(counter["seq"])
 
     def commit(self, model: dict[str, Any]) -> dict[str, Any]:
@@ -97,21 +142,17 @@ class ModelRepository:
             self.artifacts.delete(artifact_id(job_id, attempt))
         return self.artifacts.delete_where({"kind": "model", "job_id": job_id})
 
-    def statistics(self) -> dict[str, Any]:
-        """Model counts by algorithm and dataset; best and mean score per task and algorithm."""
-        return {
-            "total": self._models.count_documents({}),
-            "by_algorithm": self._count_by("algorithm"),
-            "by_dataset": self._count_by("dataset_name"),
-            "scores": {task: self._scores(task) for task in ("classification", "regression")},
-        }
+    def count(self) -> int:
+        """How many models are stored."""
+        return self._models.count_documents({})
 
-    def _count_by(self, field: str) -> dict[str, int]:
+    def count_by(self, field: str) -> dict[str, int]:
+        """How many models have each value of ``field``."""
         rows = self._models.aggregate([{"$group": {"_id": f"${field}", "n": {"$sum": 1}}}])
         return {row["_id"]: row["n"] for row in rows}
 
-    def _scores(self, task: str) -> dict[str, dict[str, Any]]:
-        """Per algorithm: the task's score metric (accuracy or r2), best and mean."""
+    def score_summary(self, task: str) -> dict[str, dict[str, Any]]:
+        """Per algorithm of ``task``'s models: how many, best and mean ``score``."""
         group = {
             "_id": "$algorithm",
             "count": {"$sum": 1},
@@ -119,10 +160,8 @@ class ModelRepository:
             "mean": {"$avg": "$score"},
         }
         rows = self._models.aggregate([{"$match": {"task": task}}, {"$group": group}])
-        metric = "test_accuracy" if task == "classification" else "r2"
         return {
             row["_id"]: {
-                "metric": metric,
                 "count": row["count"],
                 "best": row["best"],
                 "mean": round(row["mean"], 6) if row["mean"] is not None else None,

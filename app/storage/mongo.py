@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import threading
+from datetime import UTC, datetime
 
 from pymongo import ASCENDING, DESCENDING, MongoClient
 from pymongo.database import Database
@@ -14,6 +15,12 @@ from app.errors import ServiceUnavailableError
 
 _lock = threading.Lock()
 _clients: dict[tuple[int, str, int], MongoClient] = {}
+
+
+def utcnow() -> datetime:
+    """Now, timezone-aware, at MongoDB's millisecond precision."""
+    now = datetime.now(UTC)
+    return now.replace(microsecond=now.microsecond // 1000 * 1000)
 
 
 def get_client(settings: Settings) -> MongoClient:

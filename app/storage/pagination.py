@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +17,11 @@ class Page:
     page: int
     limit: int
     total: int
+
+    def as_json(self, render: Callable[[dict[str, Any]], Any]) -> dict[str, Any]:
+        """``{"items", "page", "limit", "total"}`` with each item rendered by ``render``."""
+        items = [render(item) for item in self.items]
+        return {"items": items, "page": self.page, "limit": self.limit, "total": self.total}
 
 
 def find_page(

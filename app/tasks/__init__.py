@@ -1,5 +1,5 @@
-"""The Celery side: the Celery app, job submission and the training task.
+"""Celery only: the Celery app and its settings, thin tasks, the worker's metrics endpoint.
 
-Tasks are thin, like views: they take a job id, re-read everything from
-MongoDB and call ``app.ml`` and ``app.storage``.
+A task is like a view: it takes a job id, calls one ``app.services`` function that
+re-reads everything from MongoDB, and reports the outcome to Celery.
 """

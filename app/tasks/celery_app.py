@@ -2,21 +2,35 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
+from typing import Any
+
 from celery import Celery
 
 from app.config import Settings
 
 TRAINING_QUEUE = "training"
+# The wire name of ``app.tasks.train.train_job``; kept as first released, so messages
+# already queued by an older API still find their task.
 TRAIN_TASK = "tensorfleet.train_model"
 
 
-def create_celery(settings: Settings) -> Celery:
+class TensorFleetCelery(Celery):
+    """A Celery app that carries the TensorFleet settings it was built from."""
+
+    def __init__(self, settings: Settings, **kwargs: Any) -> None:
+        super().__init__("tensorfleet", **kwargs)
+        self.settings = settings
+
+
+def create_celery(settings: Settings) -> TensorFleetCelery:
     """A Celery app on ``settings.redis_url``: JSON only, at-least-once delivery."""
-    celery = Celery(
-        "tensorfleet",
+    celery = TensorFleetCelery(
+        settings,
         broker=settings.redis_url,
         backend=settings.redis_url,
-        include=["app.tasks.training"],  # imported by workers only: the API sends by name
+        include=["app.tasks.train"],  # imported by workers only: the API sends by name
     )
     celery.conf.update(
         task_serializer="json",
@@ -44,5 +58,16 @@ def create_celery(settings: Settings) -> Celery:
         redis_socket_connect_timeout=settings.service_timeout_ms / 1000,
         worker_cancel_long_running_tasks_on_connection_loss=False,
     )
-    celery.settings = settings  # type: ignore[attr-defined]
     return celery
+
+
+def use_multiprocess_dir(settings: Settings) -> str:
+    """Point prometheus-client at the settings' metrics directory (a private one if unset).
+
+    A worker's pool processes and its metrics endpoint share that directory. Call it
+    before ``prometheus_client`` is first imported: it picks its value store from the
+    environment at import time.
+    """
+    path = settings.prometheus_multiproc_dir or tempfile.mkdtemp(prefix="tensorfleet-metrics-")
+    os.environ["PROMETHEUS_MULTIPROC_DIR"] = path
+    return path

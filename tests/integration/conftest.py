@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 import requests
 
-from app.localstack import LocalStack, StackConfig, free_ports
+from localstack import LocalStack, StackConfig, free_ports
 
 HERE = Path(__file__).parent
 

@@ -22,7 +22,7 @@ import pytest
 import requests
 from pymongo.database import Database
 
-from app.localstack import LocalStack
+from localstack import LocalStack
 
 FINISHED = ("succeeded", "failed", "cancelled")
 ACTIVE = ("queued", "running")

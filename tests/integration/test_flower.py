@@ -16,7 +16,7 @@ from urllib.parse import urlsplit
 import pytest
 import requests
 
-from app.localstack import LocalStack
+from localstack import LocalStack
 from tests.integration.helpers import api_client, listen_addresses, submit, unique, wait_job
 
 FLOWER_TIMEOUT = 30.0  # until Flower has seen a task's events

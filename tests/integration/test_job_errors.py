@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.localstack import LocalStack, StackConfig
+from localstack import LocalStack, StackConfig
 from tests.integration.helpers import (
     api_client,
     assert_error,

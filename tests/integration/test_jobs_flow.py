@@ -14,8 +14,8 @@ import pytest
 import redis
 import sklearn
 
-from app.localstack import LocalStack
-from app.localstack.config import PROJECT_DIR
+from localstack import LocalStack
+from localstack.config import PROJECT_DIR
 from tests.integration.helpers import (
     SLOW_JOB,
     assert_error,

@@ -16,9 +16,9 @@ import pytest
 import redis
 import requests
 
-from app.localstack import LocalStack, StackConfig, StackError
-from app.localstack.config import PROJECT_DIR
-from app.localstack.process import group_members, pid_alive, wait_until
+from localstack import LocalStack, StackConfig, StackError
+from localstack.config import PROJECT_DIR
+from localstack.process import group_members, pid_alive, wait_until
 
 MakeConfig = Callable[..., StackConfig]
 INFRA = ("redis", "mongo")
@@ -123,12 +123,12 @@ def test_external_redis_is_used_instead_of_starting_one(
                 assert client.ping()
 
 
-# -- the `python -m app.localstack` entry point ------------------------------------------------
+# -- the `python -m localstack` entry point ------------------------------------------------
 
 
 @pytest.fixture
 def cli(tmp_path: Path, make_stack_config: MakeConfig) -> Iterator[Callable[[], subprocess.Popen]]:
-    """Start ``python -m app.localstack --services redis,mongo``; wait until it says it is up."""
+    """Start ``python -m localstack --services redis,mongo``; wait until it says it is up."""
     config = make_stack_config(tmp_path / "data")
     env = {
         **os.environ,
@@ -144,7 +144,7 @@ def cli(tmp_path: Path, make_stack_config: MakeConfig) -> Iterator[Callable[[], 
     def start() -> subprocess.Popen:
         with out_path.open("wb") as out:
             proc = subprocess.Popen(
-                [sys.executable, "-m", "app.localstack", "--services", "redis,mongo"],
+                [sys.executable, "-m", "localstack", "--services", "redis,mongo"],
                 cwd=PROJECT_DIR, env=env, stdin=subprocess.DEVNULL, stdout=out, stderr=out,
             )  # fmt: skip
         procs.append(proc)

@@ -9,7 +9,6 @@ workers (``stack.metrics_urls``), as Prometheus would.
 
 from __future__ import annotations
 
-import ast
 import re
 import subprocess
 import time
@@ -25,8 +24,8 @@ import requests
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
-from app.localstack import LocalStack
-from app.localstack.config import PROJECT_DIR
+from app.metrics import catalog
+from localstack import LocalStack
 from tests.integration.helpers import (
     SLOW_JOB,
     Api,
@@ -47,7 +46,6 @@ from tests.integration.helpers import (
 Labels = tuple[tuple[str, str], ...]
 JOB_ENDPOINT = "/api/v1/jobs/<job_id>"
 PARALLEL_GETS = 24  # requests spread over both gunicorn workers
-COMPOSE_TEST = PROJECT_DIR / "tests/unit/test_compose.py"
 
 
 # -- scraping ------------------------------------------------------------------------------
@@ -353,18 +351,6 @@ def test_worker_failures_by_error_type(scenario: Scenario) -> None:
 # -- the exposition as a whole -------------------------------------------------------------------
 
 
-def compose_app_metrics() -> dict[str, str]:
-    """``APP_METRICS`` of tests/unit/test_compose.py (the names the dashboard may use)."""
-    tree = ast.parse(COMPOSE_TEST.read_text(encoding="utf-8"))
-    for node in tree.body:
-        if isinstance(node, ast.AnnAssign | ast.Assign):
-            targets = [node.target] if isinstance(node, ast.AnnAssign) else node.targets
-            if any(isinstance(t, ast.Name) and t.id == "APP_METRICS" for t in targets):
-                assert node.value is not None
-                return ast.literal_eval(node.value)
-    raise AssertionError(f"APP_METRICS not found in {COMPOSE_TEST}")
-
-
 def test_exposed_families_are_the_ones_the_dashboard_tests_know(scenario: Scenario) -> None:
     assert scenario.api_after is not None and scenario.workers_after is not None
     exposed: dict[str, str] = {}
@@ -372,7 +358,7 @@ def test_exposed_families_are_the_ones_the_dashboard_tests_know(scenario: Scenar
         for family, kind in scrape.types.items():
             if family.startswith("tensorfleet_"):
                 exposed[family + "_total" if kind == "counter" else family] = kind
-    assert exposed == compose_app_metrics()
+    assert exposed == catalog()
 
 
 def test_servers_listen_on_loopback_only(stack: LocalStack) -> None:

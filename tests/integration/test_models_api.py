@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from app.localstack import LocalStack
+from localstack import LocalStack
 from tests.integration.helpers import (
     api_client,
     assert_error,

@@ -21,8 +21,8 @@ import pytest
 import requests
 import yaml
 
-from app.localstack import LocalStack, free_ports
-from app.localstack.config import PROJECT_DIR
+from localstack import LocalStack, free_ports
+from localstack.config import PROJECT_DIR
 from tests.integration.helpers import api_client, require_binary, submit, unique, wait_job
 
 PROMETHEUS_CONFIG = PROJECT_DIR / "deploy/prometheus/prometheus.yml"

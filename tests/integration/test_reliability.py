@@ -17,8 +17,8 @@ import pandas as pd
 import pytest
 
 from app import create_app
-from app.localstack import LocalStack, StackConfig
-from app.localstack.process import pid_alive
+from localstack import LocalStack, StackConfig
+from localstack.process import pid_alive
 from tests.integration.helpers import (
     api_client,
     assert_error,
@@ -59,9 +59,9 @@ def dead_url(scheme: str) -> str:
 def in_process_clients() -> Iterator[None]:
     """Close the per-process MongoDB/Redis clients an in-process app creates (no leaks)."""
     from app.storage import mongo as mongo_module
-    from app.tasks import events
+    from app.storage import redis as redis_module
 
-    caches = (mongo_module._clients, events._clients)
+    caches = (mongo_module._clients, redis_module._clients)
     before = [set(cache) for cache in caches]
     yield
     for cache, known in zip(caches, before, strict=True):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -10,16 +10,16 @@ import fakeredis
 import mongomock
 import mongomock.gridfs
 import pytest
-from celery import Celery
 from flask import Flask
 from flask.testing import FlaskClient
 from pymongo.database import Database
 
 from app import create_app
 from app.config import Settings, make_settings
-from app.ingest import load_builtin_datasets
+from app.services.datasets import load_builtin_datasets
+from app.services.runs import TrainingRun
 from app.storage.mongo import ensure_indexes
-from app.tasks.celery_app import create_celery
+from app.tasks.celery_app import TensorFleetCelery, create_celery
 
 mongomock.gridfs.enable_gridfs_integration()
 DATASETS = Path(__file__).resolve().parents[2] / "datasets"
@@ -63,11 +63,11 @@ def redis() -> fakeredis.FakeRedis:
     return fakeredis.FakeRedis()
 
 
-class RecordingCelery(Celery):
+class RecordingCelery(TensorFleetCelery):
     """A Celery app whose ``send_task`` records messages instead of publishing them."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, settings: Settings) -> None:
+        super().__init__(settings)
         self.sent: list[dict[str, Any]] = []
         self.fail_with: Exception | None = None
 
@@ -81,10 +81,8 @@ class RecordingCelery(Celery):
 @pytest.fixture
 def celery(settings: Settings) -> RecordingCelery:
     """The real Celery configuration with publishing recorded."""
-    app = create_celery(settings)
-    recording = RecordingCelery("tensorfleet")
-    recording.conf.update(app.conf)
-    recording.settings = settings  # type: ignore[attr-defined]
+    recording = RecordingCelery(settings)
+    recording.conf.update(create_celery(settings).conf)
     return recording
 
 
@@ -102,3 +100,13 @@ def client(app: Flask) -> Iterator[FlaskClient]:
     """A test client of ``app``."""
     with app.test_client() as test_client:
         yield test_client
+
+
+@pytest.fixture
+def run_job(loaded_db: Database, redis: Any, settings: Settings) -> Callable[..., Any]:
+    """``run_job(job_id)``: one TrainingRun of the job, as a worker would do it."""
+
+    def run(job_id: str, worker: str = "worker-test") -> dict[str, Any] | None:
+        return TrainingRun(loaded_db, redis, settings, job_id, worker).run()
+
+    return run

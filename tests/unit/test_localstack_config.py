@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from app.localstack import SERVICES, ConfigError, LocalStack, StackConfig
+from localstack import SERVICES, ConfigError, LocalStack, StackConfig
 
 
 def test_defaults_when_environment_is_empty() -> None:

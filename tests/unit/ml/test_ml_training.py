@@ -1,4 +1,4 @@
-"""train_model / save_model / load_model, swept across every registered algorithm."""
+"""train_pipeline / save_model / load_model, swept across every registered algorithm."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 
 from app.errors import DataError
 from app.ml.registry import get_algorithm, list_algorithms
-from app.ml.training import load_model, save_model, train_model
+from app.ml.training import load_model, save_model, train_pipeline
 
 TARGETS = {"classification": "species", "regression": "price"}
 CASES = [(alg.name, task) for alg in list_algorithms() for task in alg.tasks]
@@ -34,7 +34,7 @@ COMMON_KEYS = {"training_time", "n_train", "n_test"}
 
 
 def _train(frame: pd.DataFrame, task: str, name: str, **kwargs):
-    return train_model(
+    return train_pipeline(
         frame,
         target=TARGETS[task],
         task=task,
@@ -147,7 +147,7 @@ def test_class_too_small_to_stratify_is_a_data_error(classification_frame):
 
 def test_regression_needs_numeric_target(classification_frame):
     with pytest.raises(DataError, match="not numeric"):
-        train_model(
+        train_pipeline(
             classification_frame,
             target="species",
             task="regression",
@@ -158,7 +158,7 @@ def test_regression_needs_numeric_target(classification_frame):
 
 def test_classification_rejects_fractional_target(regression_frame):
     with pytest.raises(DataError, match="regression"):
-        train_model(
+        train_pipeline(
             regression_frame,
             target="price",
             task="classification",

@@ -133,7 +133,7 @@ def test_discard_uncommitted_keeps_committed_artifacts(db: Database) -> None:
     assert db["fs.files"].count_documents({}) == 1
 
 
-def test_statistics_group_scores_by_task_and_algorithm(db: Database) -> None:
+def test_counts_and_score_summaries_group_by_task_and_algorithm(db: Database) -> None:
     models = ModelRepository(db)
     models.commit(_model("a", "j1", 1, score=0.8))
     models.commit(_model("b", "j2", 2, score=1.0))
@@ -142,14 +142,8 @@ def test_statistics_group_scores_by_task_and_algorithm(db: Database) -> None:
             "c", "j3", 3, score=0.5, task="regression", algorithm="ridge", dataset_name="diabetes"
         )
     )
-    stats = models.statistics()
-    assert stats["total"] == 3
-    assert stats["by_algorithm"] == {"knn": 2, "ridge": 1}
-    assert stats["by_dataset"] == {"iris": 2, "diabetes": 1}
-    assert stats["scores"]["classification"]["knn"] == {
-        "metric": "test_accuracy",
-        "count": 2,
-        "best": 1.0,
-        "mean": 0.9,
-    }
-    assert stats["scores"]["regression"]["ridge"]["metric"] == "r2"
+    assert models.count() == 3
+    assert models.count_by("algorithm") == {"knn": 2, "ridge": 1}
+    assert models.count_by("dataset_name") == {"iris": 2, "diabetes": 1}
+    assert models.score_summary("classification") == {"knn": {"count": 2, "best": 1.0, "mean": 0.9}}
+    assert models.score_summary("regression") == {"ridge": {"count": 1, "best": 0.5, "mean": 0.5}}

@@ -5,16 +5,17 @@ from __future__ import annotations
 import io
 from typing import Any
 
+import fakeredis
 import joblib
 import pytest
 from celery.exceptions import SoftTimeLimitExceeded
 from pymongo.database import Database
 
 from app.config import Settings
+from app.services import runs
+from app.services.runs import TrainingRun
+from app.storage.jobs import new_job_document
 from app.storage.models import artifact_id
-from app.tasks import runner
-from app.tasks.runner import TrainingRun
-from app.tasks.submission import new_job_document
 
 
 def queued_job(
@@ -26,14 +27,23 @@ def queued_job(
 ) -> str:
     """Insert a queued job as the API would (validation bypassed on purpose)."""
     ds = db.datasets.find_one({"name": dataset})
-    spec = {"dataset": dataset, "algorithm": algorithm, "model_name": model_name}
-    job = new_job_document(spec, ds, ds["target"], ds["task"], params or {})
+    job = new_job_document(
+        dataset=ds,
+        algorithm=algorithm,
+        model_name=model_name or f"{dataset}_{algorithm}",
+        hyperparameters=params or {},
+        target=ds["target"],
+        task=ds["task"],
+        test_size=0.2,
+        random_state=42,
+        queue="training",
+    )
     db.jobs.insert_one(job)
     return job["_id"]
 
 
 def run(db: Database, settings: Settings, job_id: str) -> dict[str, Any] | None:
-    return TrainingRun(db, settings, job_id, "worker-test").run()
+    return TrainingRun(db, fakeredis.FakeRedis(), settings, job_id, "worker-test").run()
 
 
 def test_successful_run_commits_one_model_that_predicts_original_labels(
@@ -41,7 +51,7 @@ def test_successful_run_commits_one_model_that_predicts_original_labels(
 ) -> None:
     job_id = queued_job(loaded_db)
     stages = []
-    training = TrainingRun(loaded_db, settings, job_id, "w")
+    training = TrainingRun(loaded_db, fakeredis.FakeRedis(), settings, job_id, "w")
     training.on_progress = lambda stage, percent: stages.append(stage)
     result = training.run()
     job = loaded_db.jobs.find_one({"_id": job_id})
@@ -53,7 +63,7 @@ def test_successful_run_commits_one_model_that_predicts_original_labels(
     raw = training.models.artifacts.read(model["file_id"])
     pipeline = joblib.load(io.BytesIO(raw))
     iris = loaded_db.datasets.find_one({"name": "iris"})
-    frame = runner.read_csv(training.models.artifacts.read(iris["file_id"]))
+    frame = runs.read_csv(training.models.artifacts.read(iris["file_id"]))
     predictions = set(pipeline.predict(frame[model["features"]]))
     assert predictions <= {"setosa", "versicolor", "virginica"}
 
@@ -74,7 +84,7 @@ def test_redelivery_after_crash_before_commit_removes_the_orphan(
     loaded_db: Database, settings: Settings
 ) -> None:
     job_id = queued_job(loaded_db)
-    TrainingRun(loaded_db, settings, job_id, "w").models.artifacts.put(
+    TrainingRun(loaded_db, fakeredis.FakeRedis(), settings, job_id, "w").models.artifacts.put(
         b"half a model", "x.joblib", {"kind": "model", "job_id": job_id}
     )
     loaded_db.jobs.update_one({"_id": job_id}, {"$set": {"status": "running", "attempts": 1}})
@@ -102,7 +112,7 @@ def test_cancel_seen_at_a_stage_ends_cancelled_without_model(
     loaded_db: Database, settings: Settings
 ) -> None:
     job_id = queued_job(loaded_db)
-    training = TrainingRun(loaded_db, settings, job_id, "w")
+    training = TrainingRun(loaded_db, fakeredis.FakeRedis(), settings, job_id, "w")
 
     def cancel_when_fitting(stage: str, percent: int) -> None:
         if stage == "fitting":
@@ -122,14 +132,14 @@ def test_soft_time_limit_fails_as_timeout(loaded_db, settings, monkeypatch) -> N
     def too_slow(*args: Any, **kwargs: Any) -> None:
         raise SoftTimeLimitExceeded()
 
-    monkeypatch.setattr(runner, "train_model", too_slow)
+    monkeypatch.setattr(runs, "train_pipeline", too_slow)
     run(loaded_db, settings, job_id)
     assert loaded_db.jobs.find_one({"_id": job_id})["error"]["type"] == "timeout"
 
 
 def test_unexpected_error_fails_as_internal_and_cleans_up(loaded_db, settings, monkeypatch) -> None:
     job_id = queued_job(loaded_db)
-    monkeypatch.setattr(runner, "save_model", lambda pipeline, out, compress: 1 / 0)
+    monkeypatch.setattr(runs, "save_model", lambda pipeline, out, compress: 1 / 0)
     run(loaded_db, settings, job_id)
     job = loaded_db.jobs.find_one({"_id": job_id})
     assert job["status"] == "failed" and job["error"]["type"] == "internal"
@@ -141,7 +151,7 @@ def test_unexpected_error_fails_as_internal_and_cleans_up(loaded_db, settings, m
 def test_finished_job_is_not_run_again(loaded_db, settings, status) -> None:
     job_id = queued_job(loaded_db)
     loaded_db.jobs.update_one({"_id": job_id}, {"$set": {"status": status}})
-    training = TrainingRun(loaded_db, settings, job_id, "w")
+    training = TrainingRun(loaded_db, fakeredis.FakeRedis(), settings, job_id, "w")
     assert training.run() is None and not training.claimed
     assert loaded_db.jobs.find_one({"_id": job_id})["attempts"] == 0
 

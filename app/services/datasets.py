@@ -1,6 +1,7 @@
-"""CSV bytes → a registered, versioned dataset: profiled by ``app.ml``, stored by ``app.storage``.
+"""Dataset use cases: register an upload, load the built-ins, complete old profiles.
 
-Used by ``POST /api/v1/datasets`` and by the start-up loader of the built-ins.
+CSV bytes are profiled by ``app.ml`` (task, columns, every column as a possible
+target) and stored by ``app.storage``; a submit then reads only the document.
 """
 
 from __future__ import annotations
@@ -14,11 +15,11 @@ from typing import Any
 from pymongo.database import Database
 
 from app.ml.builtin import builtin_datasets
-from app.ml.tabular import profile_dataset
+from app.ml.tabular import profile_dataset, read_csv, target_profile
 from app.storage.datasets import DatasetRepository
 
 log = logging.getLogger(__name__)
-DATASETS_DIR = Path(__file__).resolve().parent.parent / "datasets"
+DATASETS_DIR = Path(__file__).resolve().parents[2] / "datasets"
 
 
 def register_dataset(
@@ -42,3 +43,14 @@ def load_builtin_datasets(db: Database, root: Path = DATASETS_DIR) -> list[str]:
         loaded.append(builtin.name)
         log.info("loaded built-in dataset %s", builtin.name)
     return loaded
+
+
+def complete_target_profiles(db: Database) -> int:
+    """Add ``targets`` to versions stored before it was recorded; how many were updated."""
+    repo, updated = DatasetRepository(db), 0
+    for doc in repo.without_target_profiles():
+        frame = read_csv(repo.read_csv_bytes(doc))
+        targets = {str(column): target_profile(frame[column]) for column in frame.columns}
+        repo.set_target_profiles(doc, targets)
+        updated += 1
+    return updated

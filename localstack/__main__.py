@@ -1,4 +1,4 @@
-"""``python -m app.localstack``: run the local stack in the foreground until Ctrl-C/SIGTERM.
+"""``python -m localstack``: run the local stack in the foreground until Ctrl-C/SIGTERM.
 
 Exit status: 0 after Ctrl-C or SIGTERM, 1 if a service fails to start or exits unexpectedly,
 2 for a bad setting.
@@ -11,9 +11,9 @@ import signal
 import sys
 from types import FrameType
 
-from app.localstack.config import SERVICES, ConfigError, StackConfig
-from app.localstack.process import StackError
-from app.localstack.stack import LocalStack
+from localstack.config import SERVICES, ConfigError, StackConfig
+from localstack.process import StackError
+from localstack.stack import LocalStack
 
 
 class _Interrupted(Exception):
@@ -33,7 +33,7 @@ def _say(message: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     """Start the stack from the environment, print its URLs, supervise it, stop it."""
     parser = argparse.ArgumentParser(
-        prog="python -m app.localstack",
+        prog="python -m localstack",
         description="Run Redis, MongoDB (nx-27017), the API, Celery workers and Flower locally. "
         "Settings: API_PORT FLOWER_PORT REDIS_PORT MONGO_PORT WORKERS METRICS_PORT DATA_DIR "
         "MONGODB_DB REDIS_URL MONGODB_URL FLOWER_BASIC_AUTH.",

@@ -8,8 +8,6 @@ job document stays the truth: the message only says "look again".
 from __future__ import annotations
 
 import logging
-import os
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -18,18 +16,7 @@ import redis
 
 log = logging.getLogger(__name__)
 
-_lock = threading.Lock()
-_clients: dict[tuple[int, str], redis.Redis] = {}
 RECHECK_SECONDS = 1.0  # re-read the job this often even without a message
-
-
-def get_redis(url: str) -> redis.Redis:
-    """A Redis client for this process (one connection pool each)."""
-    key = (os.getpid(), url)
-    with _lock:
-        if key not in _clients:
-            _clients[key] = redis.Redis.from_url(url, socket_connect_timeout=2, socket_timeout=None)
-        return _clients[key]
 
 
 def channel(job_id: str) -> str:
@@ -45,7 +32,7 @@ def publish_job_finished(client: redis.Redis, job_id: str) -> None:
         log.warning("could not publish end of job %s: %s", job_id, exc)
 
 
-def wait_until(
+def wait_for_job_end(
     client: redis.Redis,
     job_id: str,
     seconds: float,

@@ -1,8 +1,8 @@
 """The embedded local stack of ``make run`` and of the integration tests."""
 
-from app.localstack.config import SERVICES, ConfigError, StackConfig
-from app.localstack.process import StackError, free_ports
-from app.localstack.stack import LocalStack
+from localstack.config import SERVICES, ConfigError, StackConfig
+from localstack.process import StackError, free_ports
+from localstack.stack import LocalStack
 
 __all__ = [
     "SERVICES",

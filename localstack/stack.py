@@ -22,8 +22,8 @@ import redis
 import requests
 from pymongo.errors import PyMongoError
 
-from app.localstack.config import StackConfig
-from app.localstack.process import (
+from localstack.config import StackConfig
+from localstack.process import (
     HOST,
     Child,
     StackError,

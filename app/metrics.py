@@ -1,0 +1,106 @@
+"""The metric catalog: every Prometheus series TensorFleet exposes, defined once.
+
+The API serves its own counters and the scrape-time fleet gauges at ``/metrics``
+(``app.api.metrics``); each worker serves its counters on ``METRICS_PORT``
+(``app.tasks.worker_metrics``). Both read the collectors below; tests, the
+Grafana dashboard check and the docs take names from :func:`catalog`.
+
+Processes that run several workers (gunicorn, Celery's pool) use
+prometheus-client's multiprocess mode: ``PROMETHEUS_MULTIPROC_DIR`` must be set
+before ``prometheus_client`` is first imported (the entry points do that, see
+``app.config.Settings.prometheus_multiproc_dir``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from prometheus_client import Counter, Gauge, Histogram
+from prometheus_client.core import GaugeMetricFamily
+
+DURATION_BUCKETS = (0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1800, 3600)
+
+# -- API process -------------------------------------------------------------------------
+API_REQUESTS = Counter(
+    "tensorfleet_api_requests_total", "HTTP requests served.", ["method", "endpoint", "status"]
+)
+API_REQUEST_DURATION = Histogram(
+    "tensorfleet_api_request_duration_seconds", "Time to answer a request.", ["method", "endpoint"]
+)
+MODEL_DOWNLOADS = Counter("tensorfleet_model_downloads_total", "Model files downloaded.")
+MODEL_LISTINGS = Counter("tensorfleet_model_listings_total", "Model list requests served.")
+JOBS_SUBMITTED = Counter(
+    "tensorfleet_jobs_submitted_total", "Training jobs accepted.", ["algorithm"]
+)
+
+# -- workers -----------------------------------------------------------------------------
+TASK_DURATION = Histogram(
+    "tensorfleet_worker_task_duration_seconds",
+    "Wall time of a training task, by algorithm and outcome.",
+    ["algorithm", "outcome"],
+    buckets=DURATION_BUCKETS,
+)
+MODELS_TRAINED = Counter(
+    "tensorfleet_worker_models_trained_total", "Models trained and stored.", ["algorithm"]
+)
+MODEL_SCORE = Gauge(
+    "tensorfleet_worker_model_accuracy",
+    "Headline score of the latest version of a model (test accuracy, or r2 for regression).",
+    ["model_name"],
+    multiprocess_mode="mostrecent",
+)
+JOBS_FAILED = Counter(
+    "tensorfleet_worker_jobs_failed_total", "Jobs that ended failed or cancelled.", ["error_type"]
+)
+
+
+# -- gauges the API computes at scrape time ------------------------------------------------
+@dataclass(frozen=True)
+class ScrapeGauge:
+    """A gauge whose value is read from Redis or MongoDB when Prometheus scrapes."""
+
+    name: str
+    documentation: str
+    labels: tuple[str, ...]
+
+    def family(self) -> GaugeMetricFamily:
+        """An empty sample family to fill in ``collect()``."""
+        return GaugeMetricFamily(self.name, self.documentation, labels=list(self.labels))
+
+
+QUEUE_DEPTH = ScrapeGauge("tensorfleet_queue_depth", "Messages waiting.", ("queue",))
+QUEUE_OLDEST_AGE = ScrapeGauge(
+    "tensorfleet_queue_oldest_job_age_seconds",
+    "Age of the oldest job still queued (0 if none).",
+    ("queue",),
+)
+JOBS_BY_STATUS = ScrapeGauge("tensorfleet_jobs", "Jobs by status.", ("status",))
+
+_COLLECTORS = (
+    API_REQUESTS,
+    API_REQUEST_DURATION,
+    MODEL_DOWNLOADS,
+    MODEL_LISTINGS,
+    JOBS_SUBMITTED,
+    TASK_DURATION,
+    MODELS_TRAINED,
+    MODEL_SCORE,
+    JOBS_FAILED,
+)
+_SCRAPE_GAUGES = (QUEUE_DEPTH, QUEUE_OLDEST_AGE, JOBS_BY_STATUS)
+
+
+def series_name(collector: Counter | Gauge | Histogram) -> str:
+    """The name Prometheus queries a collector by (counters with their ``_total``)."""
+    family = next(iter(collector.describe()))
+    return family.name + ("_total" if family.type == "counter" else "")
+
+
+def catalog() -> dict[str, str]:
+    """Every series name TensorFleet exposes → its type (``counter``, ``gauge``, ``histogram``).
+
+    Counters are listed with their ``_total`` suffix, as Prometheus queries them.
+    """
+    names = {series_name(c): next(iter(c.describe())).type for c in _COLLECTORS}
+    names.update({gauge.name: "gauge" for gauge in _SCRAPE_GAUGES})
+    return names

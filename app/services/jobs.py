@@ -1,0 +1,169 @@
+"""Job use cases: submit, cancel, wait for the end, and settle a job its worker killed.
+
+Submitting validates everything before anything is stored, from one small
+dataset document (its stored profile says what each column implies as a
+target). The job document is written before the message is published, so a
+worker never sees a job MongoDB does not know; if publishing fails the
+document is removed again and the caller gets ServiceUnavailableError (503),
+so no job lingers as ``queued`` without a message.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+import redis
+from celery import Celery
+from kombu.exceptions import OperationalError
+from pydantic import BaseModel, ConfigDict, Field
+from pymongo.database import Database
+from redis.exceptions import RedisError
+
+from app.errors import ConflictError, DataError, ServiceUnavailableError, ValidationError
+from app.ml.hyperparameters import DataShape, validate_hyperparameters
+from app.ml.registry import get_algorithm
+from app.services.outcomes import JobOutcomes
+from app.statuses import FINISHED
+from app.storage.datasets import DatasetRepository
+from app.storage.job_events import publish_job_finished, wait_for_job_end
+from app.storage.jobs import JobRepository, new_job_document
+from app.storage.models import ModelRepository
+from app.tasks.celery_app import TRAIN_TASK, TRAINING_QUEUE
+
+log = logging.getLogger(__name__)
+
+BROKER_ERRORS = (OperationalError, RedisError, OSError)
+PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
+
+
+class JobRequest(BaseModel):
+    """A training job to submit (the body of ``POST /api/v1/jobs``); only ``dataset`` and
+    ``algorithm`` are required. Every default of a job is here."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    dataset: str = Field(min_length=1, max_length=128, examples=["iris"])
+    algorithm: str = Field(min_length=1, max_length=64, examples=["random_forest"])
+    dataset_version: int | None = Field(None, ge=1, description="Default: the latest version.")
+    model_name: str | None = Field(
+        None, pattern=NAME_PATTERN, description="Default: `<dataset>_<algorithm>`."
+    )
+    hyperparameters: dict[str, Any] = Field(default_factory=dict, examples=[{"n_estimators": 50}])
+    target: str | None = Field(None, description="Default: the dataset's target column.")
+    test_size: float = Field(0.2, gt=0, lt=1)
+    random_state: int | None = Field(42, ge=0, le=2**32 - 1)
+
+
+def submit_job(db: Database, celery: Celery, request: JobRequest) -> dict[str, Any]:
+    """Validate ``request``, store the job and enqueue it; returns the job document."""
+    dataset = DatasetRepository(db).get(request.dataset, request.dataset_version)
+    target = request.target or dataset["target"]
+    profile = _target_profile(dataset, target)
+    algorithm = get_algorithm(request.algorithm)
+    data = DataShape.for_split(
+        dataset["name"], profile["n_samples"], request.test_size, profile.get("n_classes")
+    )
+    params = validate_hyperparameters(
+        algorithm, profile["task"], request.hyperparameters, data=data
+    )
+    job = new_job_document(
+        dataset=dataset,
+        algorithm=algorithm.name,
+        model_name=request.model_name or f"{dataset['name']}_{algorithm.name}",
+        hyperparameters=params,
+        target=target,
+        task=profile["task"],
+        test_size=request.test_size,
+        random_state=request.random_state,
+        queue=TRAINING_QUEUE,
+    )
+    jobs = JobRepository(db)
+    jobs.insert(job)
+    try:
+        _publish(celery, job)
+    except BROKER_ERRORS as exc:
+        jobs.delete(job["_id"])
+        log.warning("broker unreachable, job %s withdrawn: %s", job["_id"], exc)
+        raise ServiceUnavailableError(
+            "The job queue (Redis) is unreachable.", {"service": "redis"}
+        ) from exc
+    return job
+
+
+def _publish(celery: Celery, job: dict[str, Any]) -> None:
+    """Send the training message of ``job`` (task id = job id, JSON, the job's queue)."""
+    celery.send_task(
+        TRAIN_TASK,
+        args=[job["_id"]],
+        task_id=job["_id"],
+        queue=job["queue"],
+        shadow=f"train {job['model_name']} ({job['algorithm']} on {job['dataset']})",
+        retry=True,
+        retry_policy=PUBLISH_RETRY,
+        # The job document is the result; without this, Celery subscribes the API to
+        # the task's result channel first, and with Redis down that retries ~20 s and
+        # raises RuntimeError (a 500) instead of the 503 above.
+        ignore_result=True,
+    )
+
+
+def _target_profile(dataset: dict[str, Any], target: str) -> dict[str, Any]:
+    """What the dataset's stored profile says of ``target``: task, rows, classes."""
+    profile = dataset.get("targets", {}).get(target)
+    if profile is None:
+        allowed = [dataset["target"], *dataset["features"]]
+        raise ValidationError(
+            f"Column '{target}' is not in dataset '{dataset['name']}'.",
+            {"field": "target", "allowed": allowed},
+        )
+    if "error" in profile:
+        raise DataError(profile["error"], {"field": "target"})
+    return profile
+
+
+def get_job(db: Database, redis_client: redis.Redis, job_id: str, wait: float = 0) -> dict:
+    """The job; with ``wait`` seconds, as soon as it ends or when the time has passed."""
+    jobs = JobRepository(db)
+    return wait_for_job_end(
+        redis_client,
+        job_id,
+        wait,
+        lambda: jobs.get(job_id),
+        lambda doc: doc["status"] in FINISHED,
+    )
+
+
+def cancel_job(
+    db: Database, redis_client: redis.Redis, celery: Celery, job_id: str
+) -> dict[str, Any]:
+    """Cancel a job: a queued one ends at once; a running one is flagged and its process
+    stopped. ConflictError if it had already ended; returns the job."""
+    jobs = JobRepository(db)
+    job = jobs.request_cancel(job_id)
+    if job is None:
+        current = jobs.get(job_id)
+        raise ConflictError(
+            f"Job '{job_id}' already {current['status']}.",
+            {"job_id": job_id, "status": current["status"]},
+        )
+    if job["status"] == "cancelled":
+        publish_job_finished(redis_client, job_id)
+    try:  # queued: workers drop the message; running: its process is stopped
+        celery.control.revoke(job_id, terminate=job["status"] == "running")
+    except BROKER_ERRORS as exc:  # the flag is set; the worker also checks it at every stage
+        log.warning("revoke of %s not broadcast: %s", job_id, exc)
+    return job
+
+
+def settle_terminated(db: Database, redis_client: redis.Redis, job_id: str) -> None:
+    """A running job's process was killed by a cancel: end it cancelled, with no model."""
+    ended = JobOutcomes(db, redis_client).fail(job_id, "cancelled", "Cancelled by request.")
+    if ended is None:
+        return  # it had already ended (e.g. succeeded just before the kill): keep its model
+    models = ModelRepository(db)
+    committed = models.find_by_job(job_id)
+    if committed is not None:  # killed between commit and finish: a cancelled job keeps no model
+        models.delete(committed["_id"])
+        models.discard_uncommitted(job_id, ended["attempts"])

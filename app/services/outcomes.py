@@ -1,0 +1,53 @@
+"""How a job ends: the one place that fails or succeeds it.
+
+Ending a job is always the same four steps, in this order: the conditional
+state change (only an active job can end, so two actors never both end it),
+removing what its tries uploaded without committing, counting it, and waking
+whoever waits for it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import redis
+from pymongo.database import Database
+
+from app.metrics import JOBS_FAILED, MODEL_SCORE, MODELS_TRAINED
+from app.storage.job_events import publish_job_finished
+from app.storage.jobs import JobRepository, job_result
+from app.storage.models import ModelRepository
+
+
+class JobOutcomes:
+    """Ends jobs of one database, notifying through one Redis."""
+
+    def __init__(self, db: Database, redis_client: redis.Redis) -> None:
+        self.jobs, self.models = JobRepository(db), ModelRepository(db)
+        self.redis = redis_client
+
+    def fail(self, job_id: str, error_type: str, message: str) -> dict[str, Any] | None:
+        """End ``job_id`` failed (``cancelled`` for that type); the ended job, or None if it
+        had already ended. Uncommitted uploads of its tries are removed either way."""
+        ended = self.jobs.fail(job_id, error_type, message)
+        attempts = ended["attempts"] if ended else self._attempts(job_id)
+        self.models.discard_uncommitted(job_id, attempts)
+        if ended is not None:
+            JOBS_FAILED.labels(error_type).inc()
+            publish_job_finished(self.redis, job_id)
+        return ended
+
+    def succeed(self, job_id: str, model: dict[str, Any]) -> dict[str, Any] | None:
+        """End ``job_id`` succeeded with its committed ``model``: the ended job, or None if
+        it had already ended."""
+        ended = self.jobs.finish(job_id, "succeeded", result=job_result(model), error=None)
+        if ended is not None:
+            MODELS_TRAINED.labels(model["algorithm"]).inc()
+            if model.get("score") is not None:
+                MODEL_SCORE.labels(model["name"]).set(model["score"])
+            publish_job_finished(self.redis, job_id)
+        return ended
+
+    def _attempts(self, job_id: str) -> int:
+        job = self.jobs.find(job_id)
+        return int(job["attempts"]) if job else 0
