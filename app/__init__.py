@@ -11,6 +11,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.datastructures import FileStorage
 
 from app.config import make_settings
+from app.storage.signing import Signer
 
 
 class JSONProvider(DefaultJSONProvider):
@@ -30,18 +31,22 @@ def create_app(overrides: dict[str, Any] | None = None, **services: Any) -> Flas
     """The Flask application: settings from the environment, then ``overrides``.
 
     ``services`` may inject ``db``, ``redis`` or ``celery`` (tests use mongomock
-    and fakeredis); by default each is built from the settings.
+    and fakeredis); by default each is built from the settings. Refuses to start
+    without ``ARTIFACT_SIGNING_KEY``: every stored file is signed.
     """
     from app.api import register_api
+    from app.auth import install_security
     from app.tasks.celery_app import create_celery
 
     settings = make_settings(overrides)
-    app = Flask(__name__)
+    app = Flask(__name__, static_folder=None)
     app.json = JSONProvider(app)
     app.config["MAX_CONTENT_LENGTH"] = int(settings.max_upload_mb * 1024 * 1024)
     app.extensions["tensorfleet.settings"] = settings
+    app.extensions["tensorfleet.signer"] = Signer.from_settings(settings)
     app.extensions["tensorfleet.celery"] = services.get("celery") or create_celery(settings)
     app.extensions["tensorfleet.db"] = services.get("db")
     app.extensions["tensorfleet.redis"] = services.get("redis")
+    install_security(app)  # first: every request is identified, limited and checked
     register_api(app)
     return app

@@ -14,7 +14,7 @@ from typing import Any
 
 import click
 
-from app.client import APIError, TensorFleetClient
+from app.client import APIError, IntegrityError, TensorFleetClient
 from app.statuses import FINISHED
 
 
@@ -41,10 +41,15 @@ def _show(data: Any) -> None:
     show_default=True,
     help="API base URL (or $TENSORFLEET_URL).",
 )
+@click.option(
+    "--key",
+    envvar="TENSORFLEET_KEY",
+    help="API key (or $TENSORFLEET_KEY).",
+)
 @click.pass_context
-def cli(ctx: click.Context, url: str) -> None:
+def cli(ctx: click.Context, url: str, key: str | None) -> None:
     """TensorFleet: train scikit-learn models on a fleet of workers."""
-    ctx.obj = TensorFleetClient(url)
+    ctx.obj = TensorFleetClient(url, api_key=key)
 
 
 @cli.command()
@@ -144,6 +149,9 @@ def main() -> None:
     """Entry point; API errors print their JSON body and exit 2."""
     try:
         cli()
+    except IntegrityError as exc:
+        click.echo(f"integrity error: {exc}", err=True)
+        sys.exit(3)
     except APIError as exc:
         click.echo(
             json.dumps(

@@ -10,7 +10,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -63,6 +63,45 @@ class Settings(BaseSettings):
         8, ge=1, le=256, description="Threads per gunicorn worker (long polls wait in one)."
     )
     api_access_log: str = Field("-", description="gunicorn access log ('-': stdout).")
+    tensorfleet_admin_key: SecretStr | None = Field(
+        None,
+        min_length=32,
+        description="An admin API key accepted from the environment (bootstrap; unset: none).",
+    )
+    artifact_signing_key: SecretStr | None = Field(
+        None,
+        min_length=32,
+        description="HMAC-SHA256 secret signing every stored file; required by the API, workers"
+        " and bootstrap. Never stored in MongoDB.",
+    )
+    rate_limit_writes: str = Field(
+        "120/minute",
+        description="Mutating requests (submits, uploads, deletes) per API key, or per client"
+        " address without one (Flask-Limiter notation, e.g. '60/minute;1000/hour').",
+    )
+    rate_limit_reads: str = Field(
+        "1200/minute", description="GET requests per API key (or client address)."
+    )
+    rate_limits_enabled: bool = Field(True, description="Turn rate limiting off entirely.")
+    trusted_proxies: int = Field(
+        0,
+        ge=0,
+        le=5,
+        description="Reverse proxies in front of the API whose X-Forwarded-For is trusted for the"
+        " client address (0: use the TCP peer).",
+    )
+    idempotency_hours: float = Field(
+        24, gt=0, description="How long an Idempotency-Key and its response are kept."
+    )
+
+    @field_validator("rate_limit_writes", "rate_limit_reads")
+    @classmethod
+    def _parse_limits(cls, value: str) -> str:
+        """A limit string Flask-Limiter understands (``limits`` parses it)."""
+        from limits import parse_many
+
+        parse_many(value)  # ValueError for a malformed limit
+        return value
 
     @property
     def visibility_timeout(self) -> int:

@@ -8,11 +8,17 @@ records ``job_error_type`` on a failed job.
     TensorFleetError            500 internal
     ├── ValidationError         400 validation_error   (bad request field)
     │   └── DataError           400 invalid_data       (dataset content unusable)
-    ├── UnsupportedMediaError   415 unsupported_media_type
+    ├── AuthenticationError     401 unauthorized       (no key, or a wrong, expired, revoked one)
+    ├── PermissionDeniedError   403 forbidden          (the key lacks the scope)
     ├── NotFoundError           404 not_found
     ├── ConflictError           409 conflict
+    │   └── IntegrityError      409 integrity_error    (a stored file fails its signature)
+    ├── UnprocessableError      422 unprocessable      (e.g. an Idempotency-Key reused)
+    ├── UnsupportedMediaError   415 unsupported_media_type
     ├── ServiceUnavailableError 503 service_unavailable (Redis or MongoDB down)
     └── JobCancelled            (worker only: a cancel request was seen)
+
+``headers`` are HTTP headers the answer carries (e.g. ``WWW-Authenticate``).
 """
 
 from __future__ import annotations
@@ -27,10 +33,16 @@ class TensorFleetError(Exception):
     http_status = 500
     job_error_type = "internal"
 
-    def __init__(self, message: str, details: dict[str, Any] | None = None) -> None:
+    def __init__(
+        self,
+        message: str,
+        details: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.details = details or {}
+        self.headers = headers or {}
 
 
 class ValidationError(TensorFleetError):
@@ -56,6 +68,27 @@ class UnsupportedMediaError(TensorFleetError):
     job_error_type = "validation"
 
 
+class AuthenticationError(TensorFleetError):
+    """No API key was sent, or the one sent is unknown, expired or revoked."""
+
+    code = "unauthorized"
+    http_status = 401
+
+
+class PermissionDeniedError(TensorFleetError):
+    """The API key is valid but lacks the scope the route needs."""
+
+    code = "forbidden"
+    http_status = 403
+
+
+class UnprocessableError(TensorFleetError):
+    """The request is well-formed but cannot be processed as sent."""
+
+    code = "unprocessable"
+    http_status = 422
+
+
 class NotFoundError(TensorFleetError):
     """The named resource does not exist."""
 
@@ -68,6 +101,13 @@ class ConflictError(TensorFleetError):
 
     code = "conflict"
     http_status = 409
+
+
+class IntegrityError(ConflictError):
+    """A stored file does not match its signature: it was changed outside TensorFleet."""
+
+    code = "integrity_error"
+    job_error_type = "integrity"
 
 
 class ServiceUnavailableError(TensorFleetError):

@@ -33,6 +33,14 @@ JOBS_SUBMITTED = Counter(
     "tensorfleet_jobs_submitted_total", "Training jobs accepted.", ["algorithm"]
 )
 
+INTEGRITY_FAILURES = Counter(
+    "tensorfleet_integrity_failures_total",
+    "Stored files that failed their signature check (the model or dataset is quarantined).",
+    ["kind"],
+)
+for _kind in ("model", "dataset"):  # known label values start at 0, so rate() sees the first
+    INTEGRITY_FAILURES.labels(_kind)
+
 # -- workers -----------------------------------------------------------------------------
 TASK_DURATION = Histogram(
     "tensorfleet_worker_task_duration_seconds",
@@ -82,6 +90,7 @@ _COLLECTORS = (
     MODEL_DOWNLOADS,
     MODEL_LISTINGS,
     JOBS_SUBMITTED,
+    INTEGRITY_FAILURES,
     TASK_DURATION,
     MODELS_TRAINED,
     MODEL_SCORE,

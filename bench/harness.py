@@ -7,6 +7,11 @@ External mode: ``REDIS_URL`` + ``MONGODB_URL`` replace the infra; with ``API_URL
 too, no process is started and worker counts are set by cancelling/adding the
 workers' consumers of the training queue (meant for a dedicated test stack: the
 submit benchmark purges that queue).
+
+Every request to the API sends an admin key (``Authorization: Bearer``): the local stack's
+(``TENSORFLEET_ADMIN_KEY`` if set, else generated and kept in the data directory, where the
+artifact signing key and the Redis password are kept too), or ``TENSORFLEET_ADMIN_KEY``
+for an external API.
 """
 
 from __future__ import annotations
@@ -34,6 +39,9 @@ from localstack import LocalStack, StackConfig, free_ports
 from localstack.config import PROJECT_DIR
 
 DEFAULT_COMPRESSION = Settings.model_fields["model_compression"].default
+# The API's per-key rate limits stay on (their cost is measured) but far above any phase's
+# load, which would otherwise be cut at the default 120 writes a minute.
+TIER_ENV = {"RATE_LIMIT_WRITES": "10000000/minute", "RATE_LIMIT_READS": "10000000/minute"}
 
 
 class BenchError(RuntimeError):
@@ -52,6 +60,12 @@ class Tier:
     env: Mapping[str, str] = field(default_factory=dict)
     stack: LocalStack | None = None  # None: an external API we did not start
     jobs_run: int = 0  # jobs the benchmark ran on this tier (for "after 100 jobs")
+    admin_key: str | None = None  # sent with every request to the API
+
+    @property
+    def headers(self) -> dict[str, str]:
+        """What authenticates a request to this tier's API."""
+        return {"Authorization": f"Bearer {self.admin_key}"} if self.admin_key else {}
 
     @property
     def settings(self) -> Settings:
@@ -99,6 +113,12 @@ class Harness:
         )
         self._mongo: pymongo.MongoClient | None = None
         self.notes: dict[str, Any] = {}  # measurements one phase hands to a later one
+        # Given secrets win; unset ones are generated once and kept in data_dir/secrets/,
+        # shared by the infrastructure and every tier.
+        self.secrets = {
+            "admin_key": self.env.get("TENSORFLEET_ADMIN_KEY") or None,
+            "artifact_signing_key": self.env.get("ARTIFACT_SIGNING_KEY") or None,
+        }
 
     # -- infrastructure ------------------------------------------------------------------
     def start(self) -> Harness:
@@ -113,6 +133,7 @@ class Harness:
                 redis_appendonly=False,
                 mongodb_db=self.mongodb_db,
                 startup_timeout=60.0,
+                **self.secrets,
             )
             self.infra = LocalStack(config).start()
         return self
@@ -128,7 +149,7 @@ class Harness:
 
     @property
     def redis_url(self) -> str:
-        """The Redis of every tier."""
+        """The Redis of every tier (the local one's URL carries its password)."""
         return self.env["REDIS_URL"] if self.external_infra else self.infra.redis_url
 
     @property
@@ -150,8 +171,9 @@ class Harness:
     # -- app tiers -----------------------------------------------------------------------
     @contextmanager
     def tier(self, workers: int, env: Mapping[str, str] | None = None) -> Iterator[Tier]:
-        """An API with ``workers`` training workers and ``env`` for them, for one phase."""
-        env = dict(env or {})
+        """An API with ``workers`` training workers and ``env`` (over :data:`TIER_ENV`) for
+        them, for one phase."""
+        env = {**TIER_ENV, **(env or {})}
         if self.external_api:
             tier = Tier(
                 self.external_api.rstrip("/"),
@@ -160,6 +182,7 @@ class Harness:
                 self.mongodb_db,
                 workers,
                 env,
+                admin_key=self.secrets["admin_key"],
             )
             celery = create_celery(tier.settings)
             try:
@@ -183,6 +206,7 @@ class Harness:
             services=("api", "workers"),
             env=env,
             startup_timeout=90.0,
+            **self.secrets,
         )
         with LocalStack(config) as stack:
             yield Tier(
@@ -193,6 +217,7 @@ class Harness:
                 workers,
                 env,
                 stack,
+                admin_key=stack.admin_key,
             )
 
 
@@ -217,12 +242,13 @@ def set_consuming_workers(
 
 # -- the API as a client sees it ---------------------------------------------------------
 class Api:
-    """A keep-alive HTTP client of one tier's API, with job helpers."""
+    """A keep-alive HTTP client of one tier's API (with its admin key), with job helpers."""
 
     def __init__(self, tier: Tier) -> None:
         self.tier = tier
         self.base = tier.api_url + "/api/v1"
         self.session = requests.Session()
+        self.session.headers.update(tier.headers)
 
     def close(self) -> None:
         """Close the session's connections."""

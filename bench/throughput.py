@@ -35,7 +35,12 @@ def submit_throughput(h: Harness, tier: Tier, sizes: Sizes, progress: Progress) 
     """Per round: the API's valid submits/s, then the minimal app's, each followed by a purge."""
     fig = Figure("submit_throughput", "req/s", ">=", 0.7)
     api_url = tier.api_url + "/api/v1/jobs"
-    load = wrk_load if shutil.which("wrk") else thread_load
+    generator = wrk_load if shutil.which("wrk") else thread_load
+
+    def load(url: str, clients: int, seconds: float) -> float:
+        # The admin key goes to both servers alike (the minimal app ignores it).
+        return generator(url, clients, seconds, tier.headers)
+
     with MinimalApp(tier, h.log_dir) as minimal:
         minimal_url = minimal.url + "/jobs"
         for url in (api_url, minimal_url):  # warm-up: connections, imports, first requests
@@ -64,7 +69,7 @@ def submit_throughput(h: Harness, tier: Tier, sizes: Sizes, progress: Progress) 
     fig.details.update(
         clients=sizes.submit_clients,
         seconds=sizes.submit_seconds,
-        load_generator=load.__name__,
+        load_generator=generator.__name__,
         messages_purged=purged,
     )
     return fig
@@ -108,11 +113,21 @@ wrk.headers["Content-Type"] = "application/json"
 """
 
 
-def wrk_load(url: str, clients: int, seconds: float) -> float:
-    """Valid (2xx) requests per second that ``wrk`` sustained with ``clients`` connections."""
+def wrk_load(
+    url: str, clients: int, seconds: float, headers: dict[str, str] | None = None
+) -> float:
+    """Valid (2xx) requests per second that ``wrk`` sustained with ``clients`` connections.
+
+    ``headers`` (the API key) go into wrk's Lua script, in a private temporary directory,
+    not on its command line (``-H``), where every user could read them.
+    """
     with tempfile.TemporaryDirectory() as tmp:
         script = Path(tmp) / "post.lua"
-        script.write_text(WRK_SCRIPT.format(body=json.dumps(BODY)))
+        lines = [WRK_SCRIPT.format(body=json.dumps(BODY))]
+        lines += [
+            f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}\n" for k, v in (headers or {}).items()
+        ]
+        script.write_text("".join(lines))
         argv = [
             "wrk",
             f"-t{min(2, clients)}",
@@ -136,13 +151,16 @@ def wrk_load(url: str, clients: int, seconds: float) -> float:
     return valid / elapsed
 
 
-def thread_load(url: str, clients: int, seconds: float) -> float:
+def thread_load(
+    url: str, clients: int, seconds: float, headers: dict[str, str] | None = None
+) -> float:
     """Valid (202) requests per second of ``clients`` threads with keep-alive sessions."""
     counts = [0] * clients
     stop_at = time.perf_counter() + seconds
 
     def client(i: int) -> None:
         with requests.Session() as session:
+            session.headers.update(headers or {})
             while time.perf_counter() < stop_at:
                 if session.post(url, json=BODY, timeout=10).status_code == 202:
                     counts[i] += 1

@@ -36,7 +36,9 @@ def main(argv: list[str] | None = None) -> int:
         prog="python -m localstack",
         description="Run Redis, MongoDB (nx-27017), the API, Celery workers and Flower locally. "
         "Settings: API_PORT FLOWER_PORT REDIS_PORT MONGO_PORT WORKERS METRICS_PORT DATA_DIR "
-        "MONGODB_DB REDIS_URL MONGODB_URL FLOWER_BASIC_AUTH.",
+        "MONGODB_DB REDIS_URL MONGODB_URL. Secrets, each generated on the first start and kept "
+        "in DATA_DIR/secrets/ unless set: TENSORFLEET_ADMIN_KEY ARTIFACT_SIGNING_KEY "
+        "FLOWER_BASIC_AUTH REDIS_PASSWORD.",
     )
     parser.add_argument(
         "--services",
@@ -47,6 +49,7 @@ def main(argv: list[str] | None = None) -> int:
     try:
         services = tuple(s.strip() for s in args.services.split(",") if s.strip())
         stack = LocalStack(StackConfig.from_env(services=services))
+        _ = stack.secrets  # given, kept in DATA_DIR/secrets/ or generated there now
     except ConfigError as error:
         _say(f"configuration error: {error}")
         return 2

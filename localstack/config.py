@@ -30,7 +30,12 @@ class StackConfig:
     mongodb_db: str = "tensorfleet"
     redis_url: str | None = None  # an external Redis: none is started
     mongodb_url: str | None = None  # an external MongoDB: none is started
-    flower_auth: str | None = None  # "user:password"; None generates one
+    flower_auth: str | None = None  # "user:password"; None: kept in data_dir/secrets/
+    # The secrets below come from here (the environment) or, when None, from files under
+    # data_dir/secrets/, generated on the first start (localstack.credentials).
+    admin_key: str | None = None  # TENSORFLEET_ADMIN_KEY of the app children
+    artifact_signing_key: str | None = None  # ARTIFACT_SIGNING_KEY of the app children
+    redis_password: str | None = None  # of the embedded Redis (not with an external redis_url)
     services: tuple[str, ...] = SERVICES
     redis_appendonly: bool = True
     env: Mapping[str, str] = field(default_factory=dict)  # extra env for every child
@@ -43,7 +48,8 @@ class StackConfig:
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> StackConfig:
         """Read API_PORT, FLOWER_PORT, REDIS_PORT, MONGO_PORT, WORKERS, METRICS_PORT, DATA_DIR,
-        MONGODB_DB, REDIS_URL, MONGODB_URL and FLOWER_BASIC_AUTH; ``overrides`` win."""
+        MONGODB_DB, REDIS_URL, MONGODB_URL, FLOWER_BASIC_AUTH, TENSORFLEET_ADMIN_KEY,
+        ARTIFACT_SIGNING_KEY and REDIS_PASSWORD; ``overrides`` win. Empty values count as unset."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for var, name in [
@@ -69,10 +75,27 @@ class StackConfig:
             if not user or not password:
                 raise ConfigError("FLOWER_BASIC_AUTH must be 'user:password'")
             values["flower_auth"] = env["FLOWER_BASIC_AUTH"]
+        for var, name in [
+            ("TENSORFLEET_ADMIN_KEY", "admin_key"),
+            ("ARTIFACT_SIGNING_KEY", "artifact_signing_key"),
+            ("REDIS_PASSWORD", "redis_password"),
+        ]:
+            if env.get(var):
+                values[name] = env[var]
         config = cls(**{**values, **overrides})  # type: ignore[arg-type]
         if unknown := set(config.services) - set(SERVICES):
             raise ConfigError(f"unknown services {sorted(unknown)}; known: {', '.join(SERVICES)}")
+        config.check_secrets()
         return config
+
+    def check_secrets(self) -> None:
+        """ConfigError naming the variable of any given secret that would be refused."""
+        from localstack.credentials import SPECS  # the rules live beside the generators
+
+        for spec in SPECS:
+            value = getattr(self, spec.field)
+            if value is not None and (problem := spec.problem(value)):
+                raise ConfigError(f"{spec.env_var} {problem}")
 
 
 def _int(env: Mapping[str, str], var: str, low: int, high: int) -> int:

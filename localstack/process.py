@@ -31,7 +31,10 @@ class Child:
         env: Mapping[str, str],
         cwd: Path,
         log_path: Path,
+        stdin: bytes | None = None,
     ) -> None:
+        """Start ``argv``; ``stdin`` (e.g. a configuration holding a secret) is written to its
+        standard input, which is then closed (default: /dev/null)."""
         self.name = name
         self.log_path = log_path
         log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -45,11 +48,15 @@ class Child:
                 list(argv),
                 env=dict(env),
                 cwd=cwd,
-                stdin=subprocess.DEVNULL,
+                stdin=subprocess.DEVNULL if stdin is None else subprocess.PIPE,
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 start_new_session=True,
             )
+        if stdin is not None:
+            assert self.popen.stdin is not None
+            with suppress(BrokenPipeError), self.popen.stdin:  # died at once: its log says why
+                self.popen.stdin.write(stdin)
 
     @property
     def pid(self) -> int:

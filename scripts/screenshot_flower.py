@@ -60,6 +60,7 @@ CHROMIUM_FLAGS = [
     "--virtual-time-budget=5000",  # let the page's XHR fill the task table
 ]
 TIMEOUT = 120.0
+HTTP = requests.Session()  # to the API; main() adds the stack's admin key to its headers
 
 
 def say(message: str) -> None:
@@ -67,7 +68,7 @@ def say(message: str) -> None:
 
 
 def submit(api: str, body: dict[str, Any]) -> str:
-    response = requests.post(api + "/api/v1/jobs", json=body, timeout=30)
+    response = HTTP.post(api + "/api/v1/jobs", json=body, timeout=30)
     response.raise_for_status()
     return response.json()["job_id"]
 
@@ -75,7 +76,7 @@ def submit(api: str, body: dict[str, Any]) -> str:
 def wait_status(api: str, job_id: str, statuses: set[str]) -> dict[str, Any]:
     deadline = time.monotonic() + TIMEOUT
     while True:
-        job = requests.get(f"{api}/api/v1/jobs/{job_id}", params={"wait": 2}, timeout=30).json()
+        job = HTTP.get(f"{api}/api/v1/jobs/{job_id}", params={"wait": 2}, timeout=30).json()
         if job["status"] in statuses:
             return job
         if time.monotonic() > deadline:
@@ -126,16 +127,19 @@ def main() -> int:
         say(f"starting a local stack in {workdir}")
         with LocalStack(config) as stack:
             api = stack.api_url
+            HTTP.headers["Authorization"] = f"Bearer {stack.admin_key}"
             running = submit(api, {**SLOW, "model_name": "digits_gb"})
             wait_status(api, running, {"running"})
             for body in QUICK:
                 wait_status(api, submit(api, body), {"succeeded", "failed", "cancelled"})
             cancelled = submit(api, {**SLOW, "model_name": "digits_gb_cancelled"})
             wait_status(api, cancelled, {"running"})
-            requests.post(f"{api}/api/v1/jobs/{cancelled}/cancel", timeout=30).raise_for_status()
+            HTTP.post(f"{api}/api/v1/jobs/{cancelled}/cancel", timeout=30).raise_for_status()
             wait_status(api, cancelled, {"cancelled"})
             time.sleep(1.0)  # Flower receives the last events
             host = stack.flower_url.removeprefix("http://")
+            # Chromium takes no header flag: the throwaway stack's Flower password goes in
+            # the URL (on Chromium's command line for a few seconds; loopback only).
             url = f"http://admin:{password}@{host}/tasks"
             say(f"screenshot of {stack.flower_url}/tasks -> {args.output}")
             screenshot(chromium, url, args.output, args.window_size, workdir)

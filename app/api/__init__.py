@@ -10,6 +10,7 @@
     GET     /api/v1/docs                          docs_home → /api/v1/docs/swagger/
     GET     /api/v1/docs/{swagger,redoc}/         interactive API docs (spectree)
     GET     /api/v1/docs/openapi.json             the OpenAPI document
+    GET     /api/v1/docs/assets/<name>            docs.asset                their JS and CSS
     POST    /api/v1/jobs                          jobs.create_job           202 + Location
     GET     /api/v1/jobs                          jobs.list_jobs
     GET     /api/v1/jobs/<job_id>?wait=           jobs.get_job              long polling
@@ -18,6 +19,7 @@
     GET     /api/v1/datasets                      datasets.list_datasets
     GET     /api/v1/datasets/<name>?version=      datasets.get_dataset
     GET     /api/v1/datasets/<name>/versions      datasets.list_dataset_versions
+    DELETE  /api/v1/datasets/<name>?version=      datasets.delete_dataset_view  204, admin
     GET     /api/v1/models                        models.list_models
     GET     /api/v1/models/<model_id>             models.get_model
     GET     /api/v1/models/<model_id>/download    models.download_model     streamed
@@ -25,6 +27,15 @@
     GET     /api/v1/algorithms                    algorithms.list_algorithms_view
     GET     /api/v1/algorithms/<name>             algorithms.get_algorithm_view
     GET     /api/v1/statistics                    statistics.get_statistics
+    POST    /api/v1/keys                          keys.create_key           201, admin
+    GET     /api/v1/keys                          keys.list_keys            admin
+    GET     /api/v1/keys/<key_id>                 keys.get_key              admin
+    DELETE  /api/v1/keys/<key_id>                 keys.revoke_key           204, admin
+    GET     /api/v1/audit                         audit.list_audit          admin
+
+Every route needs an API key with the scope its view declares
+(``security=scope(...)``, see ``app.api.spec``) except ``/health``, ``/ready``,
+``/metrics`` and the docs: ``app.auth.guard.PUBLIC_ENDPOINTS``.
 
 Each module is one blueprint without a prefix of its own; the prefixes are set
 here, in ``BLUEPRINTS``. A test checks this table against ``app.url_map``.
@@ -32,14 +43,14 @@ here, in ``BLUEPRINTS``. A test checks this table against ``app.url_map``.
 
 from __future__ import annotations
 
-from flask import Flask, redirect, request
+from flask import Flask, redirect
 from werkzeug.wrappers import Response
 
-from app.api import algorithms, datasets, health, jobs, models, statistics
+from app.api import algorithms, audit, datasets, docs, health, jobs, keys, models, statistics
+from app.api.bodies import check_request_body
 from app.api.errors import register_error_handlers
 from app.api.metrics import install_metrics
 from app.api.spec import spec
-from app.errors import ValidationError
 
 API = "/api/v1"
 BLUEPRINTS = (
@@ -48,14 +59,11 @@ BLUEPRINTS = (
     (models.bp, f"{API}/models"),
     (algorithms.bp, f"{API}/algorithms"),
     (statistics.bp, f"{API}/statistics"),
+    (keys.bp, f"{API}/keys"),
+    (audit.bp, f"{API}/audit"),
     (health.bp, ""),
+    (docs.bp, ""),
 )
-
-
-def reject_malformed_json() -> None:
-    """A JSON body that does not parse is a 400 of its own, not a missing-field error."""
-    if request.is_json and request.content_length and request.get_json(silent=True) is None:
-        raise ValidationError("The request body is not valid JSON.", {"field": "body"})
 
 
 def docs_home() -> Response:
@@ -67,7 +75,7 @@ def register_api(app: Flask) -> None:
     """Register blueprints, error handlers, metrics and the OpenAPI docs on ``app``."""
     for blueprint, prefix in BLUEPRINTS:
         app.register_blueprint(blueprint, url_prefix=prefix or None)
-    app.before_request(reject_malformed_json)
+    app.before_request(check_request_body)
     register_error_handlers(app)
     install_metrics(app)
     spec.register(app)

@@ -6,12 +6,14 @@ from typing import Any, cast
 
 import redis
 from celery import Celery
-from flask import current_app, request
+from flask import current_app, g, request
 from pymongo.database import Database
 
 from app.config import Settings
+from app.services.keys import Principal
 from app.storage.mongo import get_database
 from app.storage.redis import get_redis
+from app.storage.signing import Signer
 
 
 def settings() -> Settings:
@@ -23,6 +25,11 @@ def db() -> Database:
     """The MongoDB database: one client per process, or the one injected by tests."""
     injected = current_app.extensions.get("tensorfleet.db")
     return injected if injected is not None else get_database(settings())
+
+
+def signer() -> Signer:
+    """Signs and verifies stored files with ``ARTIFACT_SIGNING_KEY``."""
+    return current_app.extensions["tensorfleet.signer"]
 
 
 def celery() -> Celery:
@@ -39,3 +46,13 @@ def redis_client() -> redis.Redis:
 def parsed() -> Any:
     """The request parts spectree validated: ``.json``, ``.query``, ``.form`` (pydantic)."""
     return cast(Any, request).context
+
+
+def principal() -> Principal | None:
+    """Who this request acts as (set by ``app.auth.identity``; None without a valid key)."""
+    return g.get("principal")
+
+
+def request_id() -> str:
+    """This request's id (``X-Request-ID``), set by ``app.auth.identity``."""
+    return str(g.get("request_id", ""))

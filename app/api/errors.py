@@ -21,8 +21,10 @@ def error_response(status: int, code: str, message: str, details: dict | None = 
 
 
 def handle_domain_error(error: TensorFleetError) -> Response:
-    """Domain errors carry their own status and code."""
-    return error_response(error.http_status, error.code, error.message, error.details)
+    """Domain errors carry their own status, code and headers."""
+    response = error_response(error.http_status, error.code, error.message, error.details)
+    response.headers.update(error.headers)
+    return response
 
 
 _HTTP_CODES = {413: "payload_too_large"}  # our name where werkzeug's is less plain

@@ -8,7 +8,7 @@ from spectree import Response as Spec
 
 from app.api import context
 from app.api.schemas import ErrorBody
-from app.api.spec import spec
+from app.api.spec import PUBLIC, spec
 from app.errors import ServiceUnavailableError
 from app.storage.mongo import ping
 
@@ -16,14 +16,14 @@ bp = Blueprint("health", __name__)
 
 
 @bp.get("/health")
-@spec.validate(tags=["health"])
+@spec.validate(tags=["health"], security=PUBLIC)
 def health() -> dict:
     """Liveness: 200 while the process serves requests."""
     return {"status": "ok"}
 
 
 @bp.get("/ready")
-@spec.validate(resp=Spec(HTTP_503=ErrorBody), tags=["health"])
+@spec.validate(resp=Spec(HTTP_503=ErrorBody), tags=["health"], security=PUBLIC)
 def ready() -> dict:
     """Readiness: 200 when Redis and MongoDB answer, else 503 naming what is down."""
     down = []

@@ -6,8 +6,9 @@ from flask import Blueprint, url_for
 from spectree import Response as Spec
 
 from app.api import context
+from app.api.idempotency import idempotent
 from app.api.schemas import ErrorBody, Job, JobGetQuery, JobListQuery, JobPage, JobRequest
-from app.api.spec import spec
+from app.api.spec import scope, spec
 from app.metrics import JOBS_SUBMITTED
 from app.services import jobs as job_service
 from app.storage.jobs import JobRepository, public_job
@@ -16,10 +17,12 @@ bp = Blueprint("jobs", __name__)
 
 
 @bp.post("")
+@idempotent
 @spec.validate(
     json=JobRequest,
     resp=Spec(HTTP_202=Job, HTTP_400=ErrorBody, HTTP_404=ErrorBody, HTTP_503=ErrorBody),
     tags=["jobs"],
+    security=scope("train"),
 )
 def create_job() -> tuple[dict, int, dict]:
     """Submit a training job; it is validated, stored, queued, and answered 202 at once.
@@ -36,7 +39,12 @@ def create_job() -> tuple[dict, int, dict]:
 
 
 @bp.get("/<job_id>")
-@spec.validate(query=JobGetQuery, resp=Spec(HTTP_200=Job, HTTP_404=ErrorBody), tags=["jobs"])
+@spec.validate(
+    query=JobGetQuery,
+    resp=Spec(HTTP_200=Job, HTTP_404=ErrorBody),
+    tags=["jobs"],
+    security=scope("read"),
+)
 def get_job(job_id: str) -> dict:
     """One job. With `?wait=SECONDS` the call returns as soon as the job ends (long polling)."""
     wait = context.parsed().query.wait
@@ -44,7 +52,9 @@ def get_job(job_id: str) -> dict:
 
 
 @bp.get("")
-@spec.validate(query=JobListQuery, resp=Spec(HTTP_200=JobPage), tags=["jobs"])
+@spec.validate(
+    query=JobListQuery, resp=Spec(HTTP_200=JobPage), tags=["jobs"], security=scope("read")
+)
 def list_jobs() -> dict:
     """Jobs, newest first: `?status=&model_name=&dataset=&algorithm=&page=&limit=`."""
     query = context.parsed().query
@@ -53,7 +63,11 @@ def list_jobs() -> dict:
 
 
 @bp.post("/<job_id>/cancel")
-@spec.validate(resp=Spec(HTTP_202=Job, HTTP_404=ErrorBody, HTTP_409=ErrorBody), tags=["jobs"])
+@spec.validate(
+    resp=Spec(HTTP_202=Job, HTTP_404=ErrorBody, HTTP_409=ErrorBody),
+    tags=["jobs"],
+    security=scope("train"),
+)
 def cancel_job(job_id: str) -> tuple[dict, int]:
     """Cancel a job: a queued one never runs; a running one is stopped. 409 if it had ended."""
     db, redis_client = context.db(), context.redis_client()

@@ -8,9 +8,10 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from app.services.jobs import NAME_PATTERN, JobRequest
+from app.services.keys import KeyRequest
 from app.statuses import JobStatus
 
-__all__ = ["JobRequest"]  # the body of POST /jobs is the service's own request model
+__all__ = ["JobRequest", "KeyRequest"]  # request bodies that are the services' own models
 
 
 class PageQuery(BaseModel):
@@ -18,7 +19,7 @@ class PageQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    page: int = Field(1, ge=1)
+    page: int = Field(1, ge=1, le=100_000)
     limit: int = Field(20, ge=1, le=100)
 
 
@@ -55,7 +56,7 @@ class DatasetGetQuery(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    version: int | None = Field(None, ge=1)
+    version: int | None = Field(None, ge=1, le=2**31 - 1)
 
 
 class DatasetForm(BaseModel):
@@ -99,3 +100,36 @@ class JobPage(BaseModel):
     page: int
     limit: int
     total: int
+
+
+class KeyListQuery(PageQuery):
+    """``GET /api/v1/keys``: ``?include_revoked=true`` lists revoked keys too."""
+
+    include_revoked: bool = False
+
+
+class ApiKey(BaseModel):
+    """An API key as listed (never its secret)."""
+
+    id: str
+    name: str
+    scopes: list[str]
+    created_at: datetime
+    expires_at: datetime | None
+    revoked_at: datetime | None
+    created_by: str | None
+
+
+class ApiKeyCreated(ApiKey):
+    """A new key: ``key`` is the secret, shown this once."""
+
+    key: str
+
+
+class AuditQuery(PageQuery):
+    """Filters of ``GET /api/v1/audit``: by key id, time range and status."""
+
+    key: str | None = Field(None, description="A key id (`key_…`).")
+    since: datetime | None = None
+    until: datetime | None = None
+    status: int | None = Field(None, ge=100, le=599)

@@ -7,14 +7,14 @@ from spectree import Response as Spec
 
 from app.api import context
 from app.api.schemas import ErrorBody
-from app.api.spec import spec
+from app.api.spec import scope, spec
 from app.services.statistics import fleet_statistics
 
 bp = Blueprint("statistics", __name__)
 
 
 @bp.get("")
-@spec.validate(resp=Spec(HTTP_503=ErrorBody), tags=["statistics"])
+@spec.validate(resp=Spec(HTTP_503=ErrorBody), tags=["statistics"], security=scope("read"))
 def get_statistics() -> dict:
     """Models by algorithm and dataset, jobs by status, best and mean score per algorithm.
 

@@ -6,6 +6,9 @@ an interval, string options, booleans, None); callables, objects, arrays, dicts,
 constraints and deprecated options are dropped. A parameter left with no usable
 alternative, or whose default is a hidden sentinel such as ``"deprecated"`` (a deprecated
 parameter), is not exposed.
+
+Every accepted number can be stored as is: floats are finite, ints fit in a signed
+64-bit integer (BSON's widest), and an integral float becomes an int only then.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ from app.errors import ValidationError
 # String options that need inputs a CSV pipeline cannot give: kernel matrices, functions,
 # ``metric_params`` (not exposed), or exactly two features (haversine).
 UNSUPPORTED_OPTIONS = frozenset({"precomputed", "pyfunc", "mahalanobis", "seuclidean", "haversine"})
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1  # what MongoDB (BSON) can store
 _SCALAR_TYPES = (str, bool, int, float, Integral, Real)
 _JSON_TYPES = {str: "string", bool: "boolean", int: "integer", Integral: "integer"}
 _DROP = object()
@@ -74,23 +78,44 @@ class ParamSpec:
 
     def check(self, estimator_name: str, value: Any) -> Any:
         """``value`` if sklearn's constraints accept it (an int for an integral float where
-        only an int is valid); ValidationError with sklearn's own message otherwise."""
+        only an int is valid); ValidationError with sklearn's own message otherwise, or
+        for a non-finite float or an int outside the signed 64-bit range."""
         details = {"field": f"hyperparameters.{self.name}", "constraints": self.texts()}
         if isinstance(value, float) and not math.isfinite(value):
             raise ValidationError(f"The {self.name!r} parameter must be a finite number.", details)
         if isinstance(value, bool) and not self._accepts_bool():
             raise ValidationError(self._sklearn_message(estimator_name, value), details)
+        if isinstance(value, int) and not isinstance(value, bool):
+            self._check_int64(estimator_name, value, details)
         try:
             self._validate(estimator_name, value)
         except InvalidParameterError as exc:
-            if isinstance(value, float) and value.is_integer():
-                try:
-                    self._validate(estimator_name, int(value))
-                    return int(value)
-                except InvalidParameterError:
-                    pass
-            raise ValidationError(str(exc), details) from None
+            if not self._accepts_as_int(estimator_name, value):
+                raise ValidationError(str(exc), details) from None
+            self._check_int64(estimator_name, value, details)
+            return int(value)
         return value
+
+    def _accepts_as_int(self, estimator_name: str, value: Any) -> bool:
+        """Whether ``value`` is an integral float that sklearn accepts as an int."""
+        if not (isinstance(value, float) and value.is_integer()):
+            return False
+        try:
+            self._validate(estimator_name, int(value))
+        except InvalidParameterError:
+            return False
+        return True
+
+    def _check_int64(self, estimator_name: str, value: float, details: dict[str, Any]) -> None:
+        """ValidationError if the integral ``value`` does not fit in a signed 64-bit int."""
+        if INT64_MIN <= value <= INT64_MAX:
+            return
+        got = repr(value) if isinstance(value, float) else f"an int of {value.bit_length()} bits"
+        raise ValidationError(
+            f"The {self.name!r} parameter of {estimator_name} must be an int in the signed"
+            f" 64-bit range [{INT64_MIN}, {INT64_MAX}]. Got {got} instead.",
+            details,
+        )
 
     def _validate(self, estimator_name: str, value: Any) -> None:
         """sklearn's own check of ``value`` against the (JSON-able) constraints."""
@@ -154,14 +179,21 @@ def _json_constraint(raw: Any) -> Any:
 
 
 @cache
-def derive_specs(estimator: type, exclude: frozenset[str]) -> Mapping[str, ParamSpec]:
-    """Hyperparameters of an sklearn estimator class (minus ``exclude``), from sklearn."""
+def derive_specs(
+    estimator: type, exclude: frozenset[str], not_none: frozenset[str] = frozenset()
+) -> Mapping[str, ParamSpec]:
+    """Hyperparameters of an sklearn estimator class (minus ``exclude``), from sklearn.
+
+    ``not_none`` names params whose declared ``None`` the estimator cannot fit.
+    """
     constraints = getattr(estimator, "_parameter_constraints", {})
     specs: dict[str, ParamSpec] = {}
     for name, default in init_params(estimator).items():
         if name in exclude or name not in constraints:
             continue
         kept = tuple(c for c in map(_json_constraint, constraints[name]) if c is not _DROP)
+        if name in not_none:
+            kept = tuple(c for c in kept if c is not None)
         objects = [make_constraint(c) for c in kept]
         usable = any(not isinstance(c, _NoneConstraint) for c in objects)
         if usable and any(c.is_satisfied_by(default) for c in objects):

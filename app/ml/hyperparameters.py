@@ -1,42 +1,39 @@
 """The one pass over a job's hyperparameters, in this order, once:
 
 1. names, types and ranges, with scikit-learn's own constraints and messages
-   (``ParamSpec.check``);
-2. the fleet's bounds on costly values (``Algorithm.bounds``);
-3. rules that need the dataset's shape (``DataShape``, read from the dataset's
-   stored profile: rows left for training, number of classes);
-4. combinations of values, by a smoke fit on a tiny synthetic dataset.
+   (``ParamSpec.check``; numbers finite, ints within signed 64 bits);
+2. the fleet's bounds on costly values (``Algorithm.bounds``; sklearn's default is
+   always accepted);
+3. combinations of values the estimator cannot fit, from the rules in
+   ``app.ml.combinations`` (constraints as data, no fit);
+4. rules that need the dataset's shape (``DataShape``, read from the dataset's
+   stored profile: rows left for training, number of classes).
 
-So a bad request is a 400, never a failed job.
+Every step is a bounded, in-memory check: nothing is fitted and no lock is taken, so a
+request is answered at once. A bad request is a 400, never a failed job.
 """
 
 from __future__ import annotations
 
 import math
-import threading
-import warnings
+import operator
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from app.errors import ValidationError
+from app.ml.combinations import check_combinations
 from app.ml.constraints import ParamSpec
-from app.ml.registry import (
-    EXCLUDED_PARAMS,
-    TASKS,
-    Algorithm,
-    build_estimator,
-    hyperparameter_specs,
-    list_algorithms,
-)
+from app.ml.registry import EXCLUDED_PARAMS, TASKS, Algorithm, hyperparameter_specs, list_algorithms
 
-# Smoke-fit overrides keeping the check fast and independent of the real dataset's size.
-_SMOKE_CAPS = {"n_estimators": 2, "max_iter": 20, "n_neighbors": 3}
-_SMOKE_INT_TO_ONE = ("max_features", "max_samples")
-# catch_warnings swaps process-wide state: serialize smoke fits of concurrent API threads.
-_WARNINGS_LOCK = threading.Lock()
+# Fleet bound keys: (comparison that breaks it, word for the message, types it applies to).
+_LIMITS = {
+    "min": (operator.lt, ">=", (int, float)),
+    "max": (operator.gt, "<=", (int, float)),
+    "max_float": (operator.gt, "<=", (float,)),
+}
+# Values that need two classes: an n-class dataset cannot fit them.
+_BINARY_ONLY = {"loss": "exponential", "solver": "liblinear"}
 
 
 @dataclass(frozen=True)
@@ -61,14 +58,12 @@ def validate_hyperparameters(
     params: Mapping[str, Any],
     *,
     data: DataShape | None = None,
-    smoke_fit: bool = True,
 ) -> dict[str, Any]:
     """The full effective hyperparameters (sklearn defaults + ``params``) for ``task``.
 
     Raises ValidationError for an unsupported task, an unknown name, a value sklearn
-    rejects, a value over a fleet bound, a value the dataset ``data`` cannot fit, or a
-    combination the estimator cannot fit. ``smoke_fit=False`` skips the combination
-    check, for params that already passed it (a job's stored effective set).
+    rejects (or that cannot be stored), a value over a fleet bound, a combination the
+    estimator cannot fit, or a value the dataset ``data`` cannot fit. Never fits.
     """
     estimator = _estimator_for(algorithm, task)
     if not isinstance(params, Mapping):
@@ -78,12 +73,12 @@ def validate_hyperparameters(
     specs = hyperparameter_specs(estimator)
     effective = {name: spec.default for name, spec in specs.items()}
     for name, value in params.items():
-        effective[name] = _spec_for(specs, name).check(estimator.__name__, value)
-        _check_bounds(estimator.__name__, algorithm, name, effective[name])
+        spec = _spec_for(specs, name)
+        effective[name] = spec.check(estimator.__name__, value)
+        _check_bounds(estimator.__name__, algorithm, spec, effective[name])
+    check_combinations(estimator, effective)
     if data is not None:
         _check_against_data(effective, data)
-    if params and smoke_fit:
-        _smoke_fit(algorithm, task, effective)
     return effective
 
 
@@ -114,17 +109,24 @@ def _spec_for(specs: Mapping[str, ParamSpec], name: str) -> ParamSpec:
     raise ValidationError(message, {"field": f"hyperparameters.{name}", "allowed": sorted(specs)})
 
 
-def _check_bounds(estimator_name: str, algorithm: Algorithm, name: str, value: Any) -> None:
-    """ValidationError if ``value`` is outside the fleet bounds of ``name``."""
-    if value is None or isinstance(value, (bool, str)):
+def _check_bounds(estimator_name: str, algorithm: Algorithm, spec: ParamSpec, value: Any) -> None:
+    """ValidationError if ``value`` is outside the fleet bounds of ``spec``'s parameter.
+
+    sklearn's default is always accepted (SVC's ``max_iter=-1``: sending it is the same
+    as leaving it out).
+    """
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
         return
-    bounds = algorithm.bounds.get(name, {})
-    for key, word, broken in (("max", "<=", value.__gt__), ("min", ">=", value.__lt__)):
-        if key in bounds and broken(bounds[key]):
+    if type(value) is type(spec.default) and value == spec.default:
+        return
+    for key, bound in algorithm.bounds.get(spec.name, {}).items():
+        broken, word, types = _LIMITS[key]
+        if isinstance(value, types) and broken(value, bound):
+            kind = " as a float" if key == "max_float" else ""
             raise ValidationError(
-                f"The {name!r} parameter of {estimator_name} must be {word} {bounds[key]} on this"
-                f" fleet. Got {value!r} instead.",
-                {"field": f"hyperparameters.{name}", key: bounds[key]},
+                f"The {spec.name!r} parameter of {estimator_name} must be {word} {bound}{kind}"
+                f" on this fleet. Got {value!r} instead.",
+                {"field": f"hyperparameters.{spec.name}", key: bound},
             )
 
 
@@ -137,36 +139,10 @@ def _check_against_data(params: Mapping[str, Any], data: DataShape) -> None:
             f" '{data.dataset}'.",
             {"field": "hyperparameters.n_neighbors", "max": data.n_train},
         )
-    if params.get("loss") == "exponential" and data.n_classes is not None and data.n_classes > 2:
-        raise ValidationError(
-            f"loss='exponential' needs two classes; dataset '{data.dataset}' has {data.n_classes}.",
-            {"field": "hyperparameters.loss"},
-        )
-
-
-def _smoke_fit(algorithm: Algorithm, task: str, params: Mapping[str, Any]) -> None:
-    """Fit and predict on a tiny synthetic dataset to catch invalid combinations.
-
-    Cost-driving and size-dependent values are reduced first (``_SMOKE_CAPS``; int
-    ``max_features``/``max_samples`` become 1), so only combinations that fail on any
-    data are rejected (e.g. ``oob_score`` without ``bootstrap``, kd_tree with cosine).
-    """
-    smoke = dict(params)
-    for name, cap in _SMOKE_CAPS.items():
-        if type(smoke.get(name)) is int and smoke[name] > cap:
-            smoke[name] = cap
-    for name in _SMOKE_INT_TO_ONE:
-        if type(smoke.get(name)) is int:
-            smoke[name] = 1
-    rng = np.random.RandomState(0)
-    X = rng.normal(size=(60, 4))
-    y = np.array(["a", "b"] * 30) if task == "classification" else np.abs(X[:, 0]) + 1.0
-    try:
-        with _WARNINGS_LOCK, warnings.catch_warnings():
-            warnings.simplefilter("ignore")
-            build_estimator(algorithm, task, smoke, random_state=0).fit(X, y).predict(X[:5])
-    except Exception as exc:  # whatever the estimator raises, the combination is unusable
-        raise ValidationError(
-            f"Invalid hyperparameters for {algorithm.estimators[task].__name__}: {exc}",
-            {"field": "hyperparameters"},
-        ) from None
+    for name, value in _BINARY_ONLY.items():
+        if params.get(name) == value and data.n_classes is not None and data.n_classes > 2:
+            raise ValidationError(
+                f"{name}={value!r} needs two classes; dataset '{data.dataset}' has"
+                f" {data.n_classes}.",
+                {"field": f"hyperparameters.{name}"},
+            )

@@ -6,8 +6,9 @@ registry adds what the fleet decides: params the worker fixes and bounds on cost
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from numbers import Integral
 from types import MappingProxyType
 from typing import Any
 
@@ -21,6 +22,7 @@ from sklearn.linear_model import LinearRegression, LogisticRegression, Ridge
 from sklearn.neighbors import KNeighborsClassifier, KNeighborsRegressor
 from sklearn.svm import SVC, SVR
 from sklearn.tree import DecisionTreeClassifier, DecisionTreeRegressor
+from sklearn.utils._param_validation import Interval
 
 from app.errors import ValidationError
 from app.ml.constraints import ParamSpec, derive_specs, init_params
@@ -29,14 +31,25 @@ TASKS = ("classification", "regression")
 
 # Set by the worker on every estimator that has them; never user-settable.
 FIXED_PARAMS: Mapping[str, Any] = {"n_jobs": 1, "verbose": 0, "warm_start": False, "copy_X": True}
-# Fleet-protecting limits, applied to every algorithm whose estimators have the parameter.
+# Fleet-protecting limits, applied to every algorithm whose estimators have the parameter
+# and where they narrow sklearn's own range. ``min``/``max`` bound any number, ``max_float``
+# a float only (``max_samples``: a float is a multiple of the training rows, an int a count).
+# sklearn's default is always accepted, e.g. SVC's ``max_iter=-1`` ("no limit").
 FLEET_BOUNDS: Mapping[str, Mapping[str, Any]] = {
     "n_estimators": {"max": 2000},
-    "max_iter": {"max": 100_000},
+    "max_iter": {"min": 1, "max": 100_000},
     "n_neighbors": {"max": 1000},
     "max_depth": {"max": 1000},
     "cache_size": {"max": 2000},
+    "C": {"max": 1e6},
+    "tol": {"min": 1e-10, "max": 1.0},
+    "alpha": {"max": 1e10},
+    "intercept_scaling": {"max": 1e6},
+    "max_samples": {"max": 10_000_000, "max_float": 10.0},
 }
+# sklearn declares ``None`` for these (NeighborsBase, for the radius estimators), but the
+# registered estimators cannot fit it.
+NOT_NONE = frozenset({"n_neighbors"})
 # ``random_state`` is a top-level job field, so it is not a hyperparameter either.
 EXCLUDED_PARAMS = frozenset({"random_state", *FIXED_PARAMS})
 
@@ -59,6 +72,11 @@ class Algorithm:
         return tuple(task for task in TASKS if task in self.estimators)
 
 
+def hyperparameter_specs(estimator: type) -> Mapping[str, ParamSpec]:
+    """User-settable hyperparameters of an estimator class: sklearn's, minus the excluded."""
+    return derive_specs(estimator, EXCLUDED_PARAMS, NOT_NONE)
+
+
 def _make(
     name: str, classifier: type | None, regressor: type | None, ignore_fixed: tuple[str, ...] = ()
 ) -> Algorithm:
@@ -70,11 +88,38 @@ def _make(
     pairs = zip(TASKS, (classifier, regressor), strict=True)
     estimators = {task: est for task, est in pairs if est is not None}
     names = set().union(*(init_params(est) for est in estimators.values()))
-    bounds = {k: MappingProxyType(dict(v)) for k, v in FLEET_BOUNDS.items() if k in names}
+    bounds = {k: _narrowing(estimators.values(), k) for k in FLEET_BOUNDS if k in names}
     fixed = {k: v for k, v in FIXED_PARAMS.items() if k in names and k not in ignore_fixed}
     return Algorithm(
-        name, MappingProxyType(estimators), MappingProxyType(bounds), MappingProxyType(fixed)
+        name,
+        MappingProxyType(estimators),
+        MappingProxyType({k: v for k, v in bounds.items() if v}),
+        MappingProxyType(fixed),
     )
+
+
+def _narrowing(estimators: Iterable[type], name: str) -> Mapping[str, Any]:
+    """The fleet bounds of ``name`` that narrow sklearn's range for one of ``estimators``."""
+    intervals = [
+        c
+        for est in estimators
+        if name in (specs := hyperparameter_specs(est))
+        for c in specs[name].objects()
+        if isinstance(c, Interval)
+    ]
+    kept = {}
+    for key, limit in FLEET_BOUNDS[name].items():
+        relevant = [c for c in intervals if key != "max_float" or c.type is not Integral]
+        if any(_beyond(c, key, limit) for c in relevant):
+            kept[key] = limit
+    return MappingProxyType(kept)
+
+
+def _beyond(interval: Interval, key: str, limit: float) -> bool:
+    """Whether sklearn's ``interval`` allows values beyond the fleet bound ``key=limit``."""
+    if key == "min":
+        return interval.left is None or interval.left < limit
+    return interval.right is None or interval.right > limit
 
 
 _ALGORITHMS = {
@@ -105,11 +150,6 @@ def get_algorithm(name: str) -> Algorithm:
 def list_algorithms() -> list[Algorithm]:
     """All registered algorithms, sorted by name."""
     return [_ALGORITHMS[name] for name in sorted(_ALGORITHMS)]
-
-
-def hyperparameter_specs(estimator: type) -> Mapping[str, ParamSpec]:
-    """User-settable hyperparameters of an estimator class: sklearn's, minus the excluded."""
-    return derive_specs(estimator, EXCLUDED_PARAMS)
 
 
 def build_estimator(

@@ -76,19 +76,16 @@ def train_pipeline(
     test_size: float = 0.2,
     random_state: int | None = 42,
     progress: Progress = lambda stage, pct: None,
-    validated: bool = False,
 ) -> TrainingResult:
     """Train ``algorithm`` on ``df`` to predict ``target``; DataError if the data can't be used.
 
     Rows with a missing target are dropped. ``metrics["training_time"]`` is the wall-clock
     seconds of ``Pipeline.fit`` (preprocessing + estimator) only; ``metrics["warnings"]``
     lists warnings raised while fitting/evaluating (e.g. convergence), if any.
-
-    ``validated=True`` says ``hyperparameters`` already passed ``validate_hyperparameters``
-    for this algorithm and task (a job's stored effective set): the per-value checks still
-    run (cheap), the smoke fit does not. The default re-validates everything.
+    ``hyperparameters`` are validated again (constraints and bounds only: cheap), so a
+    stored job can never train on a value the request layer would refuse.
     """
-    effective = validate_hyperparameters(algorithm, task, hyperparameters, smoke_fit=not validated)
+    effective = validate_hyperparameters(algorithm, task, hyperparameters)
     if not 0 < test_size < 1:
         raise ValidationError("test_size must be between 0 and 1.", {"field": "test_size"})
     progress("preprocessing", 20)
@@ -220,7 +217,8 @@ def save_model(pipeline: Pipeline, fileobj: BinaryWriter, compress: int = 3) -> 
 
 
 def load_model(fileobj: BinaryIO) -> Pipeline:
-    """A pipeline saved by ``save_model`` (only load artifacts this service wrote)."""
+    """A pipeline saved by ``save_model``. Unpickling runs code: call it only on bytes whose
+    signature was verified (``app.serving.loader.load_verified_model`` does)."""
     model = joblib.load(fileobj)
     if not isinstance(model, Pipeline):
         raise TypeError(f"Expected a scikit-learn Pipeline, got {type(model).__name__}.")

@@ -23,6 +23,7 @@ from redis.exceptions import RedisError
 from app.errors import ConflictError, DataError, ServiceUnavailableError, ValidationError
 from app.ml.hyperparameters import DataShape, validate_hyperparameters
 from app.ml.registry import get_algorithm
+from app.services.integrity import refuse_if_quarantined
 from app.services.outcomes import JobOutcomes
 from app.statuses import FINISHED
 from app.storage.datasets import DatasetRepository
@@ -46,7 +47,9 @@ class JobRequest(BaseModel):
 
     dataset: str = Field(min_length=1, max_length=128, examples=["iris"])
     algorithm: str = Field(min_length=1, max_length=64, examples=["random_forest"])
-    dataset_version: int | None = Field(None, ge=1, description="Default: the latest version.")
+    dataset_version: int | None = Field(
+        None, ge=1, le=2**31 - 1, description="Default: the latest version."
+    )
     model_name: str | None = Field(
         None, pattern=NAME_PATTERN, description="Default: `<dataset>_<algorithm>`."
     )
@@ -59,6 +62,7 @@ class JobRequest(BaseModel):
 def submit_job(db: Database, celery: Celery, request: JobRequest) -> dict[str, Any]:
     """Validate ``request``, store the job and enqueue it; returns the job document."""
     dataset = DatasetRepository(db).get(request.dataset, request.dataset_version)
+    refuse_if_quarantined("dataset", dataset)
     target = request.target or dataset["target"]
     profile = _target_profile(dataset, target)
     algorithm = get_algorithm(request.algorithm)

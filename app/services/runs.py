@@ -24,10 +24,13 @@ from app.ml.metrics import headline_score
 from app.ml.registry import get_algorithm
 from app.ml.tabular import read_csv
 from app.ml.training import Progress, library_versions, save_model, train_pipeline
+from app.services.datasets import read_dataset
+from app.services.integrity import refuse_if_quarantined
 from app.services.outcomes import JobOutcomes
 from app.storage.datasets import DatasetRepository
 from app.storage.jobs import JobRepository, job_result
 from app.storage.models import ModelRepository, artifact_id, new_model_document
+from app.storage.signing import Signer
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +50,8 @@ class TrainingRun:
         worker: str,
     ) -> None:
         self.db, self.settings, self.job_id, self.worker = db, settings, job_id, worker
-        self.jobs, self.models = JobRepository(db), ModelRepository(db)
+        self.signer = Signer.from_settings(settings)
+        self.jobs, self.models = JobRepository(db), ModelRepository(db, self.signer)
         self.outcomes = JobOutcomes(db, redis_client)
         self.on_progress: Progress = lambda stage, percent: None
         self.claimed = False  # whether this run took the job (else it had ended or was taken)
@@ -99,7 +103,6 @@ class TrainingRun:
             test_size=job["test_size"],
             random_state=job["random_state"],
             progress=self.progress,
-            validated=True,  # the job stores the effective set validated at submission
         )
         self.progress("saving", 90)
         metadata = {"kind": "model", "job_id": self.job_id, "model_name": job["model_name"]}
@@ -124,11 +127,12 @@ class TrainingRun:
         return committed
 
     def _load_frame(self, dataset: dict[str, Any]) -> pd.DataFrame:
+        refuse_if_quarantined("dataset", dataset)
         key = dataset["sha256"]
         if key in _FRAMES:
             _FRAMES.move_to_end(key)
             return _FRAMES[key]
-        frame = read_csv(DatasetRepository(self.db).read_csv_bytes(dataset))
+        frame = read_csv(read_dataset(self.db, self.signer, dataset))
         _FRAMES[key] = frame
         while len(_FRAMES) > _FRAME_CACHE_SIZE:
             _FRAMES.popitem(last=False)

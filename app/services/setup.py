@@ -8,6 +8,7 @@ from pymongo.database import Database
 
 from app.services.datasets import complete_target_profiles, load_builtin_datasets
 from app.storage.mongo import ensure_indexes
+from app.storage.signing import Signer
 
 
 @dataclass
@@ -18,8 +19,8 @@ class SetupReport:
     profiles_completed: int
 
 
-def prepare_database(db: Database) -> SetupReport:
+def prepare_database(db: Database, signer: Signer) -> SetupReport:
     """Create every index, load new built-in datasets, complete old dataset profiles."""
     ensure_indexes(db)
-    loaded = load_builtin_datasets(db)
-    return SetupReport(loaded=loaded, profiles_completed=complete_target_profiles(db))
+    loaded = load_builtin_datasets(db, signer)
+    return SetupReport(loaded=loaded, profiles_completed=complete_target_profiles(db, signer))

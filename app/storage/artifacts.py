@@ -1,10 +1,9 @@
-"""Binary artifacts (dataset CSVs, model files) in MongoDB GridFS.
+"""Binary artifacts (dataset CSVs, model files) in MongoDB GridFS, signed and verified.
 
-Writes store GridFS chunks as they fill, while hashing; a failed write is aborted
-so no partial file remains. Reads fetch chunks in bounded windows of ``n`` so no
-single server reply grows with the file (real MongoDB batches cursors by
-itself; the local MongoDB-compatible server does not, and refuses replies over
-~48 MB).
+Writes store GridFS chunks as they fill, hashing and signing each one (see
+``app.storage.signing``); a failed write is aborted so no partial file remains.
+Reads (``open``/``read``) check every MAC before handing out a byte: see
+``app.storage.verified``. Deleting needs no signing key.
 """
 
 from __future__ import annotations
@@ -12,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import logging
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -23,10 +21,11 @@ from pymongo.errors import PyMongoError
 
 from app.errors import NotFoundError
 from app.storage.mongo import utcnow
+from app.storage.signing import Signer, SigningKeyMissing
+from app.storage.verified import VerifiedFile
 
 log = logging.getLogger(__name__)
 
-WINDOW_BYTES = 8 * 1024 * 1024  # at most this much file data per server reply
 CHUNK_SIZE = 1024 * 1024  # GridFS chunk size for new files
 INSERT_CHUNKS = 8  # chunks per insert_many while writing
 
@@ -35,28 +34,31 @@ INSERT_CHUNKS = 8  # chunks per insert_many while writing
 class StoredFile:
     """What a finished upload produced."""
 
-    file_id: ObjectId
+    file_id: Any
     sha256: str
     size_bytes: int
 
 
 class HashingWriter:
-    """A write-only file object that stores GridFS chunks as they fill, hashing as it goes.
+    """A write-only file object that stores signed GridFS chunks as they fill.
 
     It writes the GridFS layout itself (chunks, then the files document on ``close``),
     as pymongo's ``GridIn`` does, minus GridIn's index checks on every new file (two
-    queries; ``ensure_indexes`` creates the GridFS indexes) and with the chunks inserted
-    ``INSERT_CHUNKS`` at a time.
+    queries; ``ensure_indexes`` creates the GridFS indexes), with the chunks inserted
+    ``INSERT_CHUNKS`` at a time, and with a MAC on each chunk and on the file.
     """
 
     def __init__(
-        self, store: ArtifactStore, filename: str, metadata: dict[str, Any], file_id: Any = None
-    ) -> None:
-        self._store, self._filename, self._metadata = store, filename, metadata
+        self, store: ArtifactStore, signer: Signer, filename: str, metadata: dict[str, Any],
+        file_id: Any = None,
+    ) -> None:  # fmt: skip
+        self._store, self._signer = store, signer
+        self._filename, self._metadata = filename, metadata
         self._id = ObjectId() if file_id is None else file_id
         self._sha = hashlib.sha256()
         self._buffer = bytearray()
         self._chunks: list[dict[str, Any]] = []  # full chunks not inserted yet
+        self._macs: list[str] = []  # of every chunk so far, in order
         self._n = 0
         self.size = 0
 
@@ -80,16 +82,18 @@ class HashingWriter:
         return self.size
 
     def close(self) -> None:
-        """Store the last chunk and the files document: the file exists from now on."""
+        """Store the last chunk and the signed files document: the file exists from now on."""
         if self._buffer:
             self._add_chunk(bytes(self._buffer))
             self._buffer.clear()
         self._insert_chunks()
-        self._store._files.insert_one(
+        mac = self._signer.file_mac(self._id, self.size, CHUNK_SIZE, self.sha256, self._macs)
+        signature = {"sha256": self.sha256, "chunk_macs": self._macs, "mac": mac}
+        self._store.files.insert_one(
             {
                 "_id": self._id,
                 "filename": self._filename,
-                "metadata": self._metadata,
+                "metadata": {**self._metadata, "signature": signature},
                 "chunkSize": CHUNK_SIZE,
                 "length": self.size,
                 "uploadDate": utcnow(),
@@ -97,16 +101,17 @@ class HashingWriter:
         )
 
     def _add_chunk(self, data: bytes) -> None:
+        self._macs.append(self._signer.chunk_mac(self._id, self._n, data))
         self._chunks.append({"files_id": self._id, "n": self._n, "data": data})
         self._n += 1
 
     def _insert_chunks(self) -> None:
         if self._chunks:
-            self._store._chunks.insert_many(self._chunks, ordered=True)
+            self._store.chunks.insert_many(self._chunks, ordered=True)
             self._chunks = []
 
     @property
-    def file_id(self) -> ObjectId:
+    def file_id(self) -> Any:
         """The id the file has (and keeps once the writer closes)."""
         return self._id
 
@@ -117,11 +122,19 @@ class HashingWriter:
 
 
 class ArtifactStore:
-    """GridFS files of one bucket, written atomically and read in bounded windows."""
+    """GridFS files of one bucket: written signed and atomically, read verified."""
 
-    def __init__(self, db: Database, bucket: str = "fs") -> None:
-        self._files = db[f"{bucket}.files"]
-        self._chunks = db[f"{bucket}.chunks"]
+    def __init__(self, db: Database, signer: Signer | None = None, bucket: str = "fs") -> None:
+        self.files = db[f"{bucket}.files"]
+        self.chunks = db[f"{bucket}.chunks"]
+        self._signer = signer
+
+    @property
+    def signer(self) -> Signer:
+        """The signing key's signer; SigningKeyMissing for a store made without one."""
+        if self._signer is None:
+            raise SigningKeyMissing("This ArtifactStore was made without a signing key.")
+        return self._signer
 
     @contextmanager
     def writer(
@@ -132,7 +145,7 @@ class ArtifactStore:
         Give ``file_id`` when a crash mid-write must be cleanable later: chunks written
         before the files document exists can only be found by that id.
         """
-        writer = HashingWriter(self, filename, metadata, file_id)
+        writer = HashingWriter(self, self.signer, filename, metadata, file_id)
         try:
             yield writer
             writer.close()
@@ -147,63 +160,40 @@ class ArtifactStore:
                 out.write(data[start : start + CHUNK_SIZE])
         return StoredFile(out.file_id, out.sha256, out.size)
 
+    def open(self, file_id: Any) -> VerifiedFile:
+        """The file for reading: its document and first window are verified now
+        (IntegrityError before any byte is handed out), the rest as it streams."""
+        return VerifiedFile(self, self.signer, self._file_doc(file_id))
+
+    def read(self, file_id: Any) -> bytes:
+        """The whole file in memory, verified (datasets; models are streamed)."""
+        return b"".join(self.open(file_id).chunks())
+
     def length(self, file_id: Any) -> int:
         """Size in bytes of a stored file; NotFoundError if absent."""
         return int(self._file_doc(file_id)["length"])
 
-    def iter_bytes(self, file_id: Any) -> Iterator[bytes]:
-        """Yield the file's chunks in order, fetching a bounded window per query.
-
-        While one window is consumed (e.g. sent to a client) the next one is fetched in a
-        helper thread, so MongoDB and the consumer work at the same time (two windows in
-        memory at most).
-        """
-        doc = self._file_doc(file_id)
-        chunk_size, length = int(doc["chunkSize"]), int(doc["length"])
-        window = max(1, WINDOW_BYTES // chunk_size)
-        firsts = range(0, -(-length // chunk_size), window)
-
-        def fetch(first: int) -> list[bytes]:
-            query = {"files_id": doc["_id"], "n": {"$gte": first, "$lt": first + window}}
-            return [bytes(chunk["data"]) for chunk in self._chunks.find(query).sort("n", 1)]
-
-        if len(firsts) <= 1:  # a single query: nothing to overlap
-            for first in firsts:
-                yield from fetch(first)
-            return
-        with ThreadPoolExecutor(max_workers=1) as pool:
-            ahead = pool.submit(fetch, firsts[0])
-            for i in range(len(firsts)):
-                chunks = ahead.result()
-                if i + 1 < len(firsts):
-                    ahead = pool.submit(fetch, firsts[i + 1])
-                yield from chunks
-
-    def read(self, file_id: Any) -> bytes:
-        """The whole file in memory (datasets; models are streamed)."""
-        return b"".join(self.iter_bytes(file_id))
-
     def delete(self, file_id: Any) -> None:
         """Remove a file, complete or cut short: its document (if any), then its chunks."""
-        if self._files.find_one({"_id": file_id}, {"_id": 1}) is not None:
-            self._files.delete_one({"_id": file_id})
-        self._chunks.delete_many({"files_id": file_id})
+        if self.files.find_one({"_id": file_id}, {"_id": 1}) is not None:
+            self.files.delete_one({"_id": file_id})
+        self.chunks.delete_many({"files_id": file_id})
 
     def delete_where(self, metadata: dict[str, Any]) -> int:
         """Remove every file whose metadata matches; returns how many."""
         query = {f"metadata.{key}": value for key, value in metadata.items()}
-        ids = [doc["_id"] for doc in self._files.find(query, {"_id": 1})]
+        ids = [doc["_id"] for doc in self.files.find(query, {"_id": 1})]
         for file_id in ids:
             self.delete(file_id)
         return len(ids)
 
     def _file_doc(self, file_id: Any) -> dict[str, Any]:
-        doc = self._files.find_one({"_id": file_id})
+        doc = self.files.find_one({"_id": file_id})
         if doc is None:
             raise NotFoundError(f"Artifact {file_id} not found.", {"file_id": str(file_id)})
         return doc
 
-    def _abort(self, file_id: ObjectId) -> None:
+    def _abort(self, file_id: Any) -> None:
         """Remove whatever a failed write stored (never masking the error that caused it)."""
         try:
             self.delete(file_id)

@@ -15,6 +15,7 @@ from app.errors import NotFoundError
 from app.storage.artifacts import ArtifactStore
 from app.storage.mongo import utcnow
 from app.storage.pagination import Page, find_page
+from app.storage.signing import Signer
 
 _MAX_VERSION_RACES = 20
 _INTERNAL = ("_id", "file_id")
@@ -26,11 +27,11 @@ def public_dataset(doc: dict[str, Any]) -> dict[str, Any]:
 
 
 class DatasetRepository:
-    """Dataset documents and their CSV files."""
+    """Dataset documents and their CSV files (reading or writing a file needs ``signer``)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, signer: Signer | None = None) -> None:
         self._datasets = db.datasets
-        self._artifacts = ArtifactStore(db)
+        self._artifacts = ArtifactStore(db, signer)
 
     def create(self, name: str, raw: bytes, profile: dict[str, Any]) -> dict[str, Any]:
         """Store ``raw`` as the next version of ``name`` with its ``profile`` fields."""
@@ -83,8 +84,13 @@ class DatasetRepository:
         return self._datasets.find_one({"name": name, "sha256": sha256})
 
     def read_csv_bytes(self, doc: dict[str, Any]) -> bytes:
-        """The CSV content of a dataset version."""
+        """The CSV content of a dataset version, verified (IntegrityError if changed)."""
         return self._artifacts.read(doc["file_id"])
+
+    def quarantine(self, doc: dict[str, Any], reason: str) -> None:
+        """Mark a version whose file failed verification: it is refused from now on."""
+        quarantined = {"at": utcnow(), "reason": reason}
+        self._datasets.update_one({"_id": doc["_id"]}, {"$set": {"quarantined": quarantined}})
 
     def list_latest(self, page: int, limit: int) -> Page:
         """The latest version of each dataset name, by name, with ``versions`` counted."""
@@ -106,3 +112,14 @@ class DatasetRepository:
     def set_target_profiles(self, doc: dict[str, Any], targets: dict[str, Any]) -> None:
         """Record what each column of version ``doc`` implies as a target."""
         self._datasets.update_one({"_id": doc["_id"]}, {"$set": {"targets": targets}})
+
+    def delete(self, name: str, version: int | None = None) -> int:
+        """Delete one version of ``name`` or all of them, files first; how many."""
+        query: dict[str, Any] = {"name": name}
+        if version is not None:
+            query["version"] = version
+        docs = list(self._datasets.find(query, {"_id": 1, "file_id": 1}))
+        for doc in docs:
+            self._datasets.delete_one({"_id": doc["_id"]})
+            self._artifacts.delete(doc["file_id"])
+        return len(docs)

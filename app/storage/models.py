@@ -21,6 +21,7 @@ from app.errors import NotFoundError
 from app.storage.artifacts import ArtifactStore
 from app.storage.mongo import utcnow
 from app.storage.pagination import Page, find_page
+from app.storage.signing import Signer
 
 SORTS = {
     "-created_at": [("created_at", -1), ("_id", -1)],
@@ -79,12 +80,13 @@ def artifact_id(job_id: str, attempt: int) -> str:
 
 
 class ModelRepository:
-    """Model documents, their version counters and their GridFS artifacts."""
+    """Model documents, their version counters and their GridFS artifacts (reading or writing
+    a file needs ``signer``; deleting does not)."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, signer: Signer | None = None) -> None:
         self._models = db.models
         self._counters = db.counters
-        self.artifacts = ArtifactStore(db)
+        self.artifacts = ArtifactStore(db, signer)
 
     def next_version(self, name: str) -> int:
         """Atomically take the next version number of model ``name``."""
@@ -123,6 +125,11 @@ class ModelRepository:
         """Models matching ``filters`` in one of the ``SORTS`` orders."""
         query = {key: value for key, value in filters.items() if value is not None}
         return find_page(self._models, query, SORTS[sort], page, limit)
+
+    def quarantine(self, model: dict[str, Any], reason: str) -> None:
+        """Mark a model whose file failed verification: it is refused from now on."""
+        quarantined = {"at": utcnow(), "reason": reason}
+        self._models.update_one({"_id": model["_id"]}, {"$set": {"quarantined": quarantined}})
 
     def delete(self, model_id: str) -> None:
         """Remove a model's document, then its file (a crash in between leaves no dangling doc)."""

@@ -1,6 +1,9 @@
 """Integration fixtures: the real local stack (Redis, nx-27017, API, workers, Flower) on free ports.
 
-Every test in this directory is marked ``integration`` automatically.
+Every test in this directory is marked ``integration`` automatically. Every stack made with
+:func:`stack_config` has the session's admin key (``helpers.ADMIN_KEY``), which every HTTP
+client of the API here sends (``Authorization: Bearer <key>``); its Redis has a password
+(in ``stack.redis_url``), so a test's own Redis client must use ``stack.redis_url``.
 """
 
 from __future__ import annotations
@@ -13,8 +16,13 @@ import pytest
 import requests
 
 from localstack import LocalStack, StackConfig, free_ports
+from tests.integration.helpers import ADMIN_KEY, auth_headers
 
 HERE = Path(__file__).parent
+# Every test of the session shares one admin key: far above what the suite sends, so the
+# API's per-key rate limits (default 120 writes a minute) never fail an unrelated test. A
+# test of the limits starts its own API with its own (``env={"RATE_LIMIT_WRITES": …}``).
+STACK_ENV = {"RATE_LIMIT_WRITES": "100000/minute", "RATE_LIMIT_READS": "100000/minute"}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -25,7 +33,9 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 
 
 def stack_config(data_dir: Path, **overrides: Any) -> StackConfig:
-    """A StackConfig on fresh free ports under ``data_dir``, Redis without persistence."""
+    """A StackConfig on fresh free ports under ``data_dir``, Redis without persistence, the
+    session's admin key (the other secrets are generated and kept in ``data_dir/secrets``),
+    and :data:`STACK_ENV` under the ``env`` given."""
     metrics = free_ports(2, consecutive=True)
     while set(ports := free_ports(4)) & set(metrics):
         pass
@@ -40,10 +50,12 @@ def stack_config(data_dir: Path, **overrides: Any) -> StackConfig:
         "workers": 2,
         "mongodb_db": "tensorfleet_test",
         "flower_auth": "tester:integration-secret",
+        "admin_key": ADMIN_KEY,
         "redis_appendonly": False,
         "startup_timeout": 90.0,
     }
-    return StackConfig(**{**values, **overrides})
+    env = {**STACK_ENV, **overrides.pop("env", {})}
+    return StackConfig(**{**values, **overrides, "env": env})
 
 
 @pytest.fixture(scope="session")
@@ -56,13 +68,15 @@ def make_stack_config() -> Callable[..., StackConfig]:
 @pytest.fixture(scope="session")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LocalStack]:
     """The whole stack, started once per session; ``api_url``, ``redis_url``, ``mongodb_url``,
-    ``flower_url``, ``flower_auth``, ``metrics_urls`` and ``data_dir`` tell where it is."""
+    ``flower_url``, ``flower_auth``, ``metrics_urls`` and ``data_dir`` tell where it is, and
+    ``admin_key``, ``redis_password`` and ``artifact_signing_key`` its secrets."""
     with LocalStack(stack_config(tmp_path_factory.mktemp("stack"))) as started:
         yield started
 
 
 class ApiClient:
-    """A ``requests.Session`` whose paths are relative to the API's base URL."""
+    """A ``requests.Session`` whose paths are relative to the API's base URL (the session's
+    default headers carry the admin key)."""
 
     def __init__(self, session: requests.Session, base_url: str) -> None:
         self.session = session
@@ -100,6 +114,7 @@ class ApiClient:
 
 @pytest.fixture
 def api(stack: LocalStack) -> Iterator[ApiClient]:
-    """An HTTP client of the running stack's API."""
+    """An HTTP client of the running stack's API, authenticated with its admin key."""
     with requests.Session() as session:
+        session.headers.update(auth_headers(stack.admin_key))
         yield ApiClient(session, stack.api_url)

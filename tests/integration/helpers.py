@@ -1,12 +1,14 @@
 """Shared helpers of the HTTP integration tests: submit and wait, error checks, GridFS access.
 
-Every wait here is bounded; a timeout fails the test with the last state seen.
+Every wait here is bounded; a timeout fails the test with the last state seen. Every client
+of the API made here sends an admin key (:data:`ADMIN_KEY` unless told otherwise).
 """
 
 from __future__ import annotations
 
 import io
 import os
+import secrets
 import shutil
 import subprocess
 import sys
@@ -19,6 +21,7 @@ from typing import Any
 
 import pymongo
 import pytest
+import redis
 import requests
 from pymongo.database import Database
 
@@ -33,6 +36,14 @@ SLOW_JOB = {
     "algorithm": "gradient_boosting",
     "hyperparameters": {"n_estimators": 2000},
 }
+# The admin key of every stack the tests start through ``make_stack_config`` (conftest), new
+# for each test session; the API accepts it as TENSORFLEET_ADMIN_KEY.
+ADMIN_KEY = "tf_test_" + secrets.token_urlsafe(32)
+
+
+def auth_headers(key: str = ADMIN_KEY) -> dict[str, str]:
+    """The header that authenticates a request to the API with ``key``."""
+    return {"Authorization": f"Bearer {key}"}
 
 
 class Api:
@@ -60,10 +71,26 @@ class Api:
 
 
 @contextmanager
-def api_client(base_url: str) -> Iterator[Api]:
-    """An :class:`Api` on ``base_url``, closed afterwards."""
+def api_client(target: str | LocalStack, key: str | None = None) -> Iterator[Api]:
+    """An :class:`Api` on a stack (its URL and admin key) or a base URL, closed afterwards.
+
+    Every request sends ``key``: by default the stack's admin key, or :data:`ADMIN_KEY` (the
+    key of every stack made by ``make_stack_config``) for a bare URL.
+    """
+    if isinstance(target, LocalStack):
+        base_url, key = target.api_url, key or target.admin_key
+    else:
+        base_url = target
     with requests.Session() as session:
+        session.headers.update(auth_headers(key or ADMIN_KEY))
         yield Api(session, base_url)
+
+
+@contextmanager
+def redis_client(stack: LocalStack) -> Iterator[redis.Redis]:
+    """A client of the stack's Redis (``stack.redis_url`` carries the password)."""
+    with redis.Redis.from_url(stack.redis_url, socket_timeout=10) as client:
+        yield client
 
 
 def unique(prefix: str) -> str:

@@ -51,7 +51,7 @@ BAD_JOBS = [
     ("over the fleet bound", with_params(n_estimators=5000), 400, "validation_error",
      {"field": "hyperparameters.n_estimators", "max": 2000}),
     ("invalid combination", with_params(bootstrap=False, oob_score=True), 400,
-     "validation_error", {"field": "hyperparameters"}),
+     "validation_error", {"field": "hyperparameters.bootstrap"}),
     ("hyperparameters not an object", {**IRIS, "hyperparameters": [1, 2]}, 400,
      "validation_error", {"field": "hyperparameters"}),
     ("regression algorithm on iris", {**IRIS, "algorithm": "linear_regression"}, 400,
@@ -192,8 +192,12 @@ def test_bad_upload_of_an_existing_name_adds_no_version(api: Any, stack: LocalSt
 
 def test_upload_form_fields_are_validated(api: Any, stack: LocalStack) -> None:
     name = unique("form")
-    no_file = api.post("/api/v1/datasets", data={"name": name, "target": "label"})
+    fields = {"name": (None, name), "target": (None, "label")}  # multipart, no file part
+    no_file = api.post("/api/v1/datasets", files=fields)
     assert assert_error(no_file, 400, "validation_error")["details"]["field"] == "file"
+    not_multipart = api.post("/api/v1/datasets", data={"name": name, "target": "label"})
+    error = assert_error(not_multipart, 415, "unsupported_media_type")
+    assert error["details"]["expected"] == "multipart/form-data"
     csv = b"a,label\n1,x\n2,y\n"
     no_target = api.post(
         "/api/v1/datasets", files={"file": ("d.csv", csv, "text/csv")}, data={"name": name}

@@ -30,6 +30,7 @@ from tests.integration.helpers import (
     SLOW_JOB,
     Api,
     api_client,
+    auth_headers,
     cancel,
     cancel_quietly,
     download,
@@ -295,7 +296,8 @@ def test_request_counter_sums_both_gunicorn_workers(stack: LocalStack, scenario:
     url = f"{stack.api_url}/api/v1/jobs/{scenario.succeeded['job_id']}"
 
     def get(_: int) -> int:
-        response = requests.get(url, headers={"Connection": "close"}, timeout=30)
+        headers = {"Connection": "close", **auth_headers(stack.admin_key)}
+        response = requests.get(url, headers=headers, timeout=30)
         return response.status_code
 
     name, labels = "tensorfleet_api_requests_total", {"method": "GET", "endpoint": JOB_ENDPOINT}

@@ -83,9 +83,12 @@ def test_ready_is_503_naming_what_is_down(
             "mongodb_db": stack.config.mongodb_db,
             "redis_url": dead_url("redis") + "/0" if redis_down else stack.redis_url,
             "service_timeout_ms": 300,
+            "tensorfleet_admin_key": stack.admin_key,
+            "artifact_signing_key": stack.artifact_signing_key,
         }
     )
     client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {stack.admin_key}"
     assert client.get("/health").status_code == 200  # alive, though not ready
     started = time.monotonic()
     response = client.get("/ready")

@@ -19,16 +19,35 @@ from app.config import Settings, make_settings
 from app.services.datasets import load_builtin_datasets
 from app.services.runs import TrainingRun
 from app.storage.mongo import ensure_indexes
+from app.storage.signing import Signer
 from app.tasks.celery_app import TensorFleetCelery, create_celery
 
 mongomock.gridfs.enable_gridfs_integration()
 DATASETS = Path(__file__).resolve().parents[2] / "datasets"
 
 
+ADMIN_KEY = "unit-test-admin-key-0123456789abcdef"
+SIGNING_KEY = "unit-test-signing-key-0123456789abcdef"
+SIGNER = Signer(SIGNING_KEY.encode())
+
+
+@pytest.fixture
+def signer() -> Signer:
+    """The signer of the unit tests' signing key."""
+    return SIGNER
+
+
 @pytest.fixture
 def settings() -> Settings:
     """Settings pointing nowhere real (nothing may connect in unit tests)."""
-    return make_settings({"redis_url": "memory://", "mongodb_url": "mongodb://127.0.0.1:1"})
+    return make_settings(
+        {
+            "redis_url": "memory://",
+            "mongodb_url": "mongodb://127.0.0.1:1",
+            "tensorfleet_admin_key": ADMIN_KEY,
+            "artifact_signing_key": SIGNING_KEY,
+        }
+    )
 
 
 @pytest.fixture
@@ -43,7 +62,7 @@ def db() -> Database:
 def _builtin_db() -> Database:
     database = mongomock.MongoClient(tz_aware=True)["tensorfleet"]
     ensure_indexes(database)
-    load_builtin_datasets(database)
+    load_builtin_datasets(database, SIGNER)
     return database
 
 
@@ -89,7 +108,11 @@ def celery(settings: Settings) -> RecordingCelery:
 @pytest.fixture
 def app(settings: Settings, loaded_db: Database, redis: Any, celery: RecordingCelery) -> Flask:
     """The Flask app on mongomock + fakeredis, built-in datasets loaded."""
-    overrides = settings.model_dump()
+    overrides = {
+        **settings.model_dump(),
+        "tensorfleet_admin_key": ADMIN_KEY,
+        "artifact_signing_key": SIGNING_KEY,
+    }
     application = create_app(overrides, db=loaded_db, redis=redis, celery=celery)
     application.config["TESTING"] = True
     return application
@@ -97,9 +120,16 @@ def app(settings: Settings, loaded_db: Database, redis: Any, celery: RecordingCe
 
 @pytest.fixture
 def client(app: Flask) -> Iterator[FlaskClient]:
-    """A test client of ``app``."""
+    """A test client of ``app`` that sends the admin key with every request."""
     with app.test_client() as test_client:
+        test_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {ADMIN_KEY}"
         yield test_client
+
+
+@pytest.fixture
+def anonymous(app: Flask) -> FlaskClient:
+    """A test client of ``app`` that sends no key."""
+    return app.test_client()
 
 
 @pytest.fixture

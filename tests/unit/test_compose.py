@@ -17,6 +17,7 @@ import yaml
 
 from app.metrics import catalog
 from app.tasks.celery_app import TRAINING_QUEUE
+from localstack.credentials import REDIS_ACL_RULES, REDIS_REFUSED_COMMANDS
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -32,15 +33,18 @@ SAMPLE_ENV = {
     "MONGO_PASSWORD": "mongo-secret",
     "FLOWER_BASIC_AUTH": "admin:flower-secret",
     "GRAFANA_ADMIN_PASSWORD": "grafana-secret",
+    "TENSORFLEET_ADMIN_KEY": "admin-key-secret-0123456789abcdef",
+    "ARTIFACT_SIGNING_KEY": "signing-key-secret-0123456789abcdef",
 }
 SECRET_VARS = set(SAMPLE_ENV)
+APP_KEYS = ("TENSORFLEET_ADMIN_KEY", "ARTIFACT_SIGNING_KEY")  # the app checks: 32+ characters
 
 # -- compose interpolation ---------------------------------------------------------------
 
 _INTERPOLATION = re.compile(r"\$(?:(?P<escaped>\$)|\{(?P<braced>[^}]*)\}|(?P<named>[A-Za-z_]\w*))")
 _BRACED = re.compile(r"(?P<name>[A-Za-z_]\w*)(?:(?P<op>:?[-?])(?P<arg>.*))?", re.S)
 _REQUIRED_REF = re.compile(r"\$\{(?P<name>[A-Za-z_]\w*):\?[^}]+\}")
-_CREDENTIAL = re.compile(r"PASSWORD|SECRET|TOKEN|(^|_)AUTH$", re.I)
+_CREDENTIAL = re.compile(r"PASSWORD|SECRET|TOKEN|(^|_)AUTH$|(^|_)KEY$", re.I)
 
 
 class MissingVariable(LookupError):
@@ -112,12 +116,23 @@ def credential_problems(compose: dict) -> list[str]:
 
 
 def argv(command: Any) -> list[str]:
-    """A rendered command as words; the script of ``sh -c`` is split like the shell would."""
+    """A rendered command as words; the script of ``sh -c`` is split like the shell would
+    (its here-document, if any, left out: see :func:`heredoc`)."""
     if isinstance(command, str):
         return shlex.split(command)
     if command[:2] == ["sh", "-c"]:
-        return shlex.split(command[2])
+        return shlex.split(command[2].partition("<<")[0].replace("\\\n", " "))
     return [str(word) for word in command]
+
+
+def heredoc(command: list[str]) -> tuple[list[str], list[str]]:
+    """(words, body lines) of a ``sh -c`` script ``<command> <<EOF``, body, ``EOF``."""
+    assert command[:2] == ["sh", "-c"], command
+    script = command[2]
+    head, marker, rest = script.partition("<<EOF\n")
+    body, end, after = rest.partition("\nEOF\n")
+    assert marker and end and after.strip() == "", "one unquoted here-document, last"
+    return shlex.split(head.replace("\\\n", " ")), body.splitlines()
 
 
 def option(words: list[str], flag: str) -> str:
@@ -205,6 +220,8 @@ def test_interpolation_follows_compose_rules() -> None:
     [
         {"environment": {"MONGO_INITDB_ROOT_PASSWORD": "hunter2"}},
         {"environment": {"GF_SECURITY_ADMIN_PASSWORD": "${GRAFANA_ADMIN_PASSWORD:-admin}"}},
+        {"environment": {"TENSORFLEET_ADMIN_KEY": "${TENSORFLEET_ADMIN_KEY-}"}},
+        {"environment": {"ARTIFACT_SIGNING_KEY": "0123456789abcdef0123456789abcdef"}},
         {"command": "redis-server --requirepass ${REDIS_PASSWORD}"},
     ],
 )
@@ -307,7 +324,7 @@ def test_bootstrap_runs_once_and_every_other_service_restarts(services: dict) ->
 @pytest.mark.parametrize(
     ("name", "setting", "variable"),
     [
-        ("redis", "--requirepass", "REDIS_PASSWORD"),
+        ("redis", "REDIS_PASSWORD", "REDIS_PASSWORD"),  # for the script that starts Redis
         ("redis", "REDISCLI_AUTH", "REDIS_PASSWORD"),  # for the healthcheck's redis-cli
         ("mongodb", "MONGO_INITDB_ROOT_USERNAME", "MONGO_USER"),
         ("mongodb", "MONGO_INITDB_ROOT_PASSWORD", "MONGO_PASSWORD"),
@@ -325,8 +342,43 @@ def test_service_requires_authentication(
 
 def test_redis_persists_jobs_and_never_evicts_them(services: dict) -> None:
     words = argv(services["redis"]["command"])
-    assert words[0] == "redis-server" and option(words, "--appendonly") == "yes"
+    assert words[:2] == ["exec", "redis-server"] and option(words, "--appendonly") == "yes"
     assert option(words, "--maxmemory-policy") == "noeviction"
+
+
+def test_redis_reads_its_password_and_acl_from_stdin_not_its_command_line(
+    services: dict, rendered: dict
+) -> None:
+    """The shell (PID 1, then exec'd into redis-server, which gets SIGTERM) expands the
+    password into a here-document: no process's argv holds it, unlike --requirepass."""
+    words, body = heredoc(services["redis"]["command"])
+    assert words[:3] == ["exec", "redis-server", "-"]  # "-": configuration from stdin
+    assert "--requirepass" not in words and "--aclfile" not in words
+    # $$: compose leaves the variable to the container's shell, which reads its environment.
+    assert body == [f"user default on >$$REDIS_PASSWORD {REDIS_ACL_RULES}"]
+    assert _REQUIRED_REF.fullmatch(services["redis"]["environment"]["REDIS_PASSWORD"])
+    run = rendered["redis"]
+    assert SAMPLE_ENV["REDIS_PASSWORD"] not in json.dumps([run["command"], run["healthcheck"]])
+    assert heredoc(run["command"])[1] == [f"user default on >$REDIS_PASSWORD {REDIS_ACL_RULES}"]
+    assert run.get("user") == "redis", "not root: the image's redis user owns /data"
+
+
+def test_redis_acl_refuses_the_commands_that_write_files_or_take_it_over() -> None:
+    rules = REDIS_ACL_RULES.split()
+    assert rules[:3] == ["~*", "&*", "+@all"]  # every key and channel (Celery uses pub/sub)
+    assert rules[3:] == [f"-{name}" for name in REDIS_REFUSED_COMMANDS]
+    required = {"config", "debug", "module", "slaveof", "replicaof", "acl"}
+    assert required <= set(REDIS_REFUSED_COMMANDS)
+
+
+def test_no_secret_is_on_any_command_line(rendered: dict) -> None:
+    values = [value for name, value in SAMPLE_ENV.items() if name != "MONGO_USER"]
+    for name, service in rendered.items():
+        shown = json.dumps(
+            [service.get("command"), service.get("healthcheck"), service.get("entrypoint")]
+        )
+        leaked = [value for value in values if value in shown]
+        assert leaked == [], f"{name}: {leaked} on a command line"
 
 
 @pytest.mark.parametrize(
@@ -347,6 +399,8 @@ def test_state_lives_in_a_named_volume(
 @pytest.mark.parametrize("name", APP_SERVICES)
 def test_app_service_connects_with_the_secrets(rendered: dict, name: str) -> None:
     env = rendered[name]["environment"]
+    for key in APP_KEYS:  # the admin key, and the HMAC secret of every stored file
+        assert env[key] == SAMPLE_ENV[key]
     assert env["REDIS_URL"] == "redis://:redis-secret@redis:6379/0"
     assert (
         env["MONGODB_URL"] == "mongodb://tensorfleet:mongo-secret@mongodb:27017/?authSource=admin"

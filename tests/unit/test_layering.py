@@ -13,8 +13,10 @@ APP = Path(__file__).resolve().parents[2] / "app"
 FORBIDDEN = {
     "app.ml": ("app.api", "app.services", "app.tasks", "app.storage", "flask", "celery", "pymongo"),
     "app.storage": ("app.api", "app.services", "app.tasks", "app.ml", "flask", "celery", "sklearn"),
-    "app.services": ("app.api", "flask"),
-    "app.tasks": ("app.api", "flask"),
+    "app.services": ("app.api", "app.auth", "app.serving", "flask"),
+    "app.serving": ("app.api", "app.auth", "flask"),
+    "app.tasks": ("app.api", "app.auth", "flask"),
+    "app.api": ("app.auth",),  # the hooks import the API's context, never the reverse
     "app.errors": ("app.", "flask", "celery"),
     "app.statuses": ("app.", "flask", "celery", "pymongo"),
     "app.client": ("app.api", "app.services", "app.tasks", "app.storage", "app.ml", "flask"),

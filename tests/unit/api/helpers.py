@@ -14,11 +14,18 @@ TOY = b"a,b,label\n" + b"".join(
 
 
 def upload(
-    client: FlaskClient, content: bytes, name: str = "toy", target: str = "label", **extra: str
+    client: FlaskClient,
+    content: bytes,
+    name: str = "toy",
+    target: str = "label",
+    headers: dict[str, str] | None = None,
+    **extra: str,
 ) -> TestResponse:
     """POST a CSV to /api/v1/datasets as multipart form data."""
     data = {"file": (io.BytesIO(content), "toy.csv"), "name": name, "target": target, **extra}
-    return client.post("/api/v1/datasets", data=data, content_type="multipart/form-data")
+    return client.post(
+        "/api/v1/datasets", data=data, content_type="multipart/form-data", headers=headers
+    )
 
 
 def samples(text: str) -> dict[tuple[str, tuple], float]:

@@ -73,3 +73,33 @@ def test_versions_are_listed_newest_first(client) -> None:
     page = client.get("/api/v1/datasets/toy/versions").json
     assert [d["version"] for d in page["items"]] == [2, 1] and page["total"] == 2
     assert client.get("/api/v1/datasets/nope/versions").status_code == 404
+
+
+def test_uploading_over_a_builtin_name_is_409_and_changes_nothing(client, loaded_db) -> None:
+    before = loaded_db.datasets.count_documents({"name": "iris"})
+    response = upload(client, TOY, name="iris")
+    assert response.status_code == 409 and "built-in" in response.json["error"]["message"]
+    assert loaded_db.datasets.count_documents({"name": "iris"}) == before
+
+
+def test_an_admin_deletes_a_dataset_and_its_models_keep_its_metadata(
+    client, loaded_db, run_job
+) -> None:
+    upload(client, TOY)
+    upload(client, TOY)
+    job = client.post("/api/v1/jobs", json={"dataset": "toy", "algorithm": "knn"}).json
+    assert client.delete("/api/v1/datasets/toy").status_code == 409  # a queued job uses it
+    run_job(job["job_id"])
+    assert client.delete("/api/v1/datasets/toy?version=1").status_code == 204
+    assert client.get("/api/v1/datasets/toy?version=1").status_code == 404
+    assert client.delete("/api/v1/datasets/toy").status_code == 204
+    assert client.get("/api/v1/datasets/toy").status_code == 404
+    assert loaded_db["fs.files"].count_documents({"metadata.dataset": "toy"}) == 0
+    model = loaded_db.models.find_one({"job_id": job["job_id"]})
+    assert (model["dataset_name"], model["dataset_version"]) == ("toy", 2)
+
+
+def test_builtins_cannot_be_deleted(client) -> None:
+    response = client.delete("/api/v1/datasets/iris")
+    assert response.status_code == 409
+    assert client.delete("/api/v1/datasets/nope").status_code == 404

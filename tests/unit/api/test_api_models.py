@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
+import os
+import pickle
 
 
 def test_download_streams_the_artifact_with_its_versioned_filename(client, trained_model) -> None:
@@ -44,3 +47,30 @@ def test_a_model_records_its_headline_score_and_lineage(client, trained_model) -
     )
     assert model["download_url"] == f"/api/v1/models/{model_id}/download"
     assert {"sklearn_version", "pandas_version", "python_version"} <= set(model)
+
+
+def test_download_carries_the_files_sha256(client, trained_model) -> None:
+    model_id = trained_model(model_name="digest")["result"]["model_id"]
+    response = client.get(f"/api/v1/models/{model_id}/download")
+    sha = hashlib.sha256(response.data).hexdigest()
+    assert response.headers["X-Checksum-SHA256"] == sha
+    expected = base64.b64encode(bytes.fromhex(sha)).decode()
+    assert response.headers["Repr-Digest"] == f"sha-256=:{expected}:"
+
+
+def test_a_model_file_changed_in_storage_is_refused_and_quarantined(
+    client, loaded_db, trained_model
+) -> None:
+    model_id = trained_model(model_name="evil")["result"]["model_id"]
+    model = loaded_db.models.find_one({"_id": model_id})
+    marker_pickle = pickle.dumps(os.system)  # what an attacker would plant
+    loaded_db["fs.chunks"].update_one(
+        {"files_id": model["file_id"], "n": 0}, {"$set": {"data": marker_pickle}}
+    )
+    response = client.get(f"/api/v1/models/{model_id}/download")
+    assert response.status_code == 409 and response.json["error"]["code"] == "integrity_error"
+    assert b"posix" not in response.data and b"system" not in response.data
+    assert loaded_db.models.find_one({"_id": model_id})["quarantined"]["reason"]
+    assert loaded_db.audit.count_documents({"event": "integrity_failure"}) == 1
+    again = client.get(f"/api/v1/models/{model_id}/download")
+    assert again.status_code == 409 and "quarantined" in again.json["error"]["message"]

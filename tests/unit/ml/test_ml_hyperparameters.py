@@ -1,17 +1,16 @@
-"""validate_hyperparameters: sklearn's own constraints, fleet bounds, combinations."""
+"""validate_hyperparameters: sklearn's own constraints, fleet bounds, combinations, data."""
 
 from __future__ import annotations
 
 import inspect
 import json
-import re
 
 import pytest
 from sklearn.ensemble import RandomForestClassifier
 from sklearn.utils._param_validation import InvalidParameterError
 
 from app.errors import ValidationError
-from app.ml.hyperparameters import validate_hyperparameters
+from app.ml.hyperparameters import DataShape, validate_hyperparameters
 from app.ml.registry import describe_algorithm, get_algorithm, list_algorithms
 
 RF = get_algorithm("random_forest")
@@ -122,18 +121,113 @@ def test_non_finite_float_is_rejected():
 
 
 @pytest.mark.parametrize(
-    ("name", "task", "params", "fragment"),
+    ("name", "task", "params", "field"),
     [
         ("random_forest", "classification", {"oob_score": True, "bootstrap": False}, "bootstrap"),
-        ("ridge", "regression", {"positive": True, "solver": "svd"}, "positive"),
-        ("knn", "regression", {"algorithm": "kd_tree", "metric": "cosine"}, "cosine"),
-        ("logistic_regression", "classification", {"dual": True}, "dual"),
+        ("ridge", "regression", {"positive": True, "solver": "svd"}, "solver"),
+        ("knn", "regression", {"algorithm": "kd_tree", "metric": "cosine"}, "metric"),
+        ("logistic_regression", "classification", {"dual": True}, "solver"),
     ],
 )
-def test_invalid_combinations_are_rejected_at_request_time(name, task, params, fragment):
+def test_invalid_combinations_are_rejected_at_request_time(name, task, params, field):
     error = _error(get_algorithm(name), task, params)
-    assert re.search(fragment, error.message)
-    assert error.details["field"] == "hyperparameters"
+    assert error.details["field"] == f"hyperparameters.{field}"
+    effective = validate_hyperparameters(get_algorithm(name), task, {})
+    for param in {field, *error.details["when"]}:  # both sides and their values are named
+        assert f"{param}={params.get(param, effective[param])!r}" in error.message
+
+
+def test_combination_message_says_what_is_allowed():
+    error = _error(RF, "classification", {"oob_score": True, "bootstrap": False})
+    assert error.message == (
+        "The 'bootstrap' parameter of RandomForestClassifier must be True when 'oob_score'"
+        " is True. Got bootstrap=False, oob_score=True instead."
+    )
+    assert error.details == {
+        "field": "hyperparameters.bootstrap",
+        "constraints": ["True"],
+        "when": {"oob_score": True},
+    }
+
+
+def test_validation_never_fits(monkeypatch):
+    def no_fit(*args, **kwargs):
+        raise AssertionError("validate_hyperparameters must not fit")
+
+    for alg, task in CASES:
+        monkeypatch.setattr(alg.estimators[task], "fit", no_fit)
+    for alg, task in CASES:  # every parameter given, so every check runs
+        validate_hyperparameters(alg, task, validate_hyperparameters(alg, task, {}))
+    assert _error(RF, "classification", {"oob_score": True, "bootstrap": False})
+
+
+def test_the_reported_svm_payload_is_rejected_by_the_fleet_bounds():
+    svm = get_algorithm("svm")
+    error = _error(svm, "classification", {"C": 1e308, "tol": 1e-300, "max_iter": -1})
+    assert error.details == {"field": "hyperparameters.C", "max": 1e6}
+    assert _error(svm, "classification", {"tol": 1e-300}).details["min"] == 1e-10
+    assert _error(svm, "regression", {"tol": 2.0}).details["max"] == 1.0
+    assert _error(svm, "classification", {"max_iter": 0}).details["min"] == 1
+
+
+def test_sklearn_default_is_accepted_even_outside_the_bounds():
+    svm = get_algorithm("svm")  # max_iter=-1 means "no limit" to libsvm
+    assert validate_hyperparameters(svm, "classification", {"max_iter": -1})["max_iter"] == -1
+    assert validate_hyperparameters(svm, "classification", {"max_iter": 1})["max_iter"] == 1
+
+
+def test_bounds_compare_ints_with_float_bounds():
+    svm = get_algorithm("svm")
+    assert validate_hyperparameters(svm, "classification", {"C": 1_000_000})["C"] == 1_000_000
+    assert _error(svm, "classification", {"C": 1_000_001}).details["field"] == "hyperparameters.C"
+
+
+def test_float_only_bound_leaves_ints_alone():
+    error = _error(RF, "classification", {"max_samples": 10.5})
+    assert error.details == {"field": "hyperparameters.max_samples", "max_float": 10.0}
+    assert validate_hyperparameters(RF, "classification", {"max_samples": 11})["max_samples"] == 11
+    assert _error(RF, "classification", {"max_samples": 10_000_001}).details["max"] == 10_000_000
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [("max_features", 1e308), ("max_features", 2.0**63), ("min_samples_split", 2**63)],
+)
+def test_numbers_that_cannot_be_stored_are_rejected(name, value):
+    error = _error(RF, "classification", {name: value})
+    assert error.details["field"] == f"hyperparameters.{name}"
+    assert "signed 64-bit range" in error.message
+
+
+def test_huge_int_message_does_not_print_the_int():
+    error = _error(RF, "classification", {"min_samples_split": 10**5000})
+    assert error.message.endswith("Got an int of 16610 bits instead.")
+
+
+def test_largest_int64_is_stored_as_an_int():
+    params = {"min_samples_split": float(2**62)}
+    effective = validate_hyperparameters(RF, "classification", params)
+    assert effective["min_samples_split"] == 2**62 and type(effective["min_samples_split"]) is int
+    assert validate_hyperparameters(RF, "classification", {"min_samples_split": 2**63 - 1})
+
+
+def test_dataset_rules_run_after_the_combinations():
+    logistic = get_algorithm("logistic_regression")
+    data = DataShape("iris", n_train=120, n_classes=3)
+    error = _error_with(logistic, {"solver": "liblinear"}, data)
+    assert error.message == "solver='liblinear' needs two classes; dataset 'iris' has 3."
+    assert error.details == {"field": "hyperparameters.solver"}
+    assert validate_hyperparameters(
+        logistic, "classification", {"solver": "liblinear"}, data=DataShape("b", 120, 2)
+    )
+    error = _error_with(logistic, {"solver": "liblinear", "l1_ratio": 0.5}, data)
+    assert error.details["field"] == "hyperparameters.solver" and "saga" in error.message
+
+
+def _error_with(algorithm, params, data) -> ValidationError:
+    with pytest.raises(ValidationError) as info:
+        validate_hyperparameters(algorithm, "classification", params, data=data)
+    return info.value
 
 
 def test_objects_and_callables_are_not_accepted():

@@ -78,6 +78,35 @@ def test_fleet_bounds_are_visible(name, param, bound):
     assert describe_algorithm(get_algorithm(name))["hyperparameters"][param]["max"] == bound
 
 
+@pytest.mark.parametrize(
+    ("name", "param", "bounds"),
+    [
+        ("svm", "C", {"max": 1e6}),
+        ("svm", "tol", {"min": 1e-10, "max": 1.0}),
+        ("svm", "max_iter", {"min": 1, "max": 100_000}),
+        ("logistic_regression", "C", {"max": 1e6}),
+        ("logistic_regression", "intercept_scaling", {"max": 1e6}),
+        ("ridge", "alpha", {"max": 1e10}),
+        ("ridge", "max_iter", {"max": 100_000}),  # sklearn already says >= 1
+        ("gradient_boosting", "alpha", {}),  # sklearn already says < 1
+        ("random_forest", "max_samples", {"max": 10_000_000, "max_float": 10.0}),
+    ],
+)
+def test_fleet_bounds_are_shown_only_where_they_narrow_sklearns_range(name, param, bounds):
+    entry = describe_algorithm(get_algorithm(name))["hyperparameters"][param]
+    assert {k: entry[k] for k in ("min", "max", "max_float") if k in entry} == bounds
+
+
+def test_svm_max_iter_default_stays_sklearns():
+    entry = describe_algorithm(get_algorithm("svm"))["hyperparameters"]["max_iter"]
+    assert entry["default"] == -1 and entry["min"] == 1
+
+
+def test_n_neighbors_none_is_not_offered():
+    entry = describe_algorithm(get_algorithm("knn"))["hyperparameters"]["n_neighbors"]
+    assert entry["type"] == ["integer"] and entry["constraints"] == ["an int in the range [1, inf)"]
+
+
 def test_worker_owned_deprecated_and_object_params_are_not_exposed():
     excluded = {
         "random_forest": {"n_jobs", "verbose", "warm_start", "random_state", "monotonic_cst"},

@@ -218,29 +218,20 @@ def test_evaluation_on_transformed_arrays_equals_pipeline_calls(name, task, bina
     )
 
 
-def test_validated_skips_only_the_smoke_fit(classification_frame, monkeypatch):
-    import app.ml.hyperparameters as hp
-
-    calls = []
-    monkeypatch.setattr(hp, "_smoke_fit", lambda *args: calls.append(args))
-    params = {"max_depth": 3}
-    _train(classification_frame, "classification", "decision_tree", hyperparameters=params)
-    assert len(calls) == 1  # default: re-validated in full
-    result = _train(
-        classification_frame,
-        "classification",
-        "decision_tree",
-        hyperparameters=params,
-        validated=True,
-    )
-    assert len(calls) == 1 and result.hyperparameters["max_depth"] == 3
+def test_hyperparameters_are_checked_again_when_training(classification_frame):
     from app.errors import ValidationError
 
-    with pytest.raises(ValidationError):  # per-value checks still run
+    result = _train(
+        classification_frame, "classification", "decision_tree", hyperparameters={"max_depth": 3}
+    )
+    assert result.hyperparameters["max_depth"] == 3
+    for bad in ({"max_depth": -1}, {"max_depth": 1001}):  # per value, fleet bound
+        with pytest.raises(ValidationError):
+            _train(classification_frame, "classification", "decision_tree", hyperparameters=bad)
+    with pytest.raises(ValidationError):  # combinations too
         _train(
             classification_frame,
             "classification",
-            "decision_tree",
-            hyperparameters={"max_depth": -1},
-            validated=True,
+            "random_forest",
+            hyperparameters={"oob_score": True, "bootstrap": False},
         )

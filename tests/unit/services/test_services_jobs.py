@@ -8,6 +8,7 @@ from app.errors import ConflictError, DataError, ValidationError
 from app.services.jobs import JobRequest, cancel_job, settle_terminated, submit_job
 from app.storage.datasets import DatasetRepository
 from tests.unit.api.helpers import TOY
+from tests.unit.conftest import SIGNER
 
 
 def _never_read(*_args, **_kwargs):
@@ -36,7 +37,7 @@ def test_another_target_takes_its_task_from_the_stored_profile(
 
 
 def test_dataset_rules_use_the_chosen_targets_classes(loaded_db, celery) -> None:
-    DatasetRepository(loaded_db).create(
+    DatasetRepository(loaded_db, SIGNER).create(
         "toy3",
         TOY,
         {

@@ -6,6 +6,8 @@ from app.metrics import JOBS_FAILED
 from app.services.jobs import JobRequest, submit_job
 from app.services.outcomes import JobOutcomes
 from app.storage.job_events import channel
+from app.storage.models import ModelRepository
+from tests.unit.conftest import SIGNER
 
 
 def _failed_count(error_type: str) -> float:
@@ -15,7 +17,9 @@ def _failed_count(error_type: str) -> float:
 def test_fail_ends_once_removes_uploads_counts_and_notifies(loaded_db, redis, celery) -> None:
     job = submit_job(loaded_db, celery, JobRequest(dataset="iris", algorithm="knn"))
     outcomes = JobOutcomes(loaded_db, redis)
-    outcomes.models.artifacts.put(b"half", "m.joblib", {"kind": "model", "job_id": job["_id"]})
+    ModelRepository(loaded_db, SIGNER).artifacts.put(
+        b"half", "m.joblib", {"kind": "model", "job_id": job["_id"]}
+    )
     pubsub = redis.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(channel(job["_id"]))
     before = _failed_count("timeout")

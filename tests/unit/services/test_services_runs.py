@@ -179,3 +179,22 @@ def test_redelivery_removes_chunks_of_an_upload_cut_short(loaded_db, settings) -
     assert {doc["_id"] for doc in loaded_db["fs.files"].find({"metadata.kind": "model"})} == {
         model["file_id"]
     }
+
+
+def test_a_dataset_changed_in_storage_fails_the_job_and_is_quarantined(loaded_db, settings):
+    runs._FRAMES.clear()  # the per-process cache would serve the verified copy
+    job_id = queued_job(loaded_db)
+    iris = loaded_db.datasets.find_one({"name": "iris"})
+    loaded_db["fs.chunks"].update_one(
+        {"files_id": iris["file_id"], "n": 0},
+        {
+            "$set": {
+                "data": b"sepal_length,sepal_width,petal_length,petal_width,species\n1,2,3,4,7\n"
+            }
+        },
+    )
+    assert run(loaded_db, settings, job_id) is None
+    job = loaded_db.jobs.find_one({"_id": job_id})
+    assert job["status"] == "failed" and job["error"]["type"] == "integrity"
+    assert loaded_db.datasets.find_one({"_id": iris["_id"]})["quarantined"]
+    assert loaded_db.models.count_documents({}) == 0

@@ -24,6 +24,7 @@ from app.ml.training import load_model, save_model
 from app.storage import artifacts
 from app.storage.artifacts import ArtifactStore
 from app.storage.jobs import JobRepository
+from tests.unit.conftest import SIGNER
 
 
 def _pipeline() -> Pipeline:
@@ -32,7 +33,7 @@ def _pipeline() -> Pipeline:
 
 
 def test_uncompressed_model_round_trips_through_the_writer(db: Database) -> None:
-    store = ArtifactStore(db)
+    store = ArtifactStore(db, SIGNER)
     for compress in (0, 3):
         with store.writer("m.joblib", {"kind": "model"}) as out:
             save_model(_pipeline(), out, compress=compress)
@@ -43,10 +44,11 @@ def test_uncompressed_model_round_trips_through_the_writer(db: Database) -> None
 
 def test_written_files_are_plain_gridfs(db: Database) -> None:
     data = os.urandom(2 * artifacts.CHUNK_SIZE + 5)
-    stored = ArtifactStore(db).put(data, "x.bin", {"kind": "test"})
+    stored = ArtifactStore(db, SIGNER).put(data, "x.bin", {"kind": "test"})
     grid_out = gridfs.GridFS(db).get(stored.file_id)
     assert grid_out.read() == data and grid_out.filename == "x.bin"
-    assert grid_out.metadata == {"kind": "test"} and grid_out.chunk_size == artifacts.CHUNK_SIZE
+    assert grid_out.metadata["kind"] == "test" and grid_out.chunk_size == artifacts.CHUNK_SIZE
+    assert set(grid_out.metadata["signature"]) == {"sha256", "chunk_macs", "mac"}
     assert db["fs.chunks"].count_documents({"files_id": stored.file_id}) == 3
 
 
@@ -70,7 +72,7 @@ def test_finish_returns_the_ended_job_once(db: Database) -> None:
 
 def test_download_is_streamed(client, loaded_db: Database) -> None:
     data = os.urandom(3 * artifacts.CHUNK_SIZE + 1)
-    stored = ArtifactStore(loaded_db).put(data, "m.joblib", {"kind": "model"})
+    stored = ArtifactStore(loaded_db, SIGNER).put(data, "m.joblib", {"kind": "model"})
     loaded_db.models.insert_one(
         {"_id": "m1", "name": "m", "version": 1, "file_id": stored.file_id, "sha256": stored.sha256}
     )

@@ -9,6 +9,7 @@ from app.errors import NotFoundError
 from app.storage.datasets import DatasetRepository
 from app.storage.jobs import JobRepository, utcnow
 from app.storage.models import ModelRepository
+from tests.unit.conftest import SIGNER
 
 
 def _job(job_id: str = "j1", status: str = "queued") -> dict:
@@ -75,7 +76,7 @@ def test_count_by_status_lists_every_status(db: Database) -> None:
 
 
 def test_dataset_versions_increase_per_name(db: Database) -> None:
-    repo = DatasetRepository(db)
+    repo = DatasetRepository(db, SIGNER)
     first = repo.create("d", b"a,b\n1,2\n", {"target": "b", "sha256": "x"})
     second = repo.create("d", b"a,b\n1,3\n", {"target": "b", "sha256": "y"})
     other = repo.create("e", b"a,b\n1,2\n", {"target": "b", "sha256": "x"})
@@ -105,7 +106,7 @@ def _model(model_id: str, job_id: str, version: int, **extra) -> dict:
 
 
 def test_versions_are_never_reused_even_after_delete(db: Database) -> None:
-    models = ModelRepository(db)
+    models = ModelRepository(db, SIGNER)
     assert [models.next_version("m") for _ in range(3)] == [1, 2, 3]
     assert models.next_version("other") == 1
     stored = models.artifacts.put(b"model", "m.joblib", {"kind": "model", "job_id": "j"})
@@ -116,7 +117,7 @@ def test_versions_are_never_reused_even_after_delete(db: Database) -> None:
 
 
 def test_commit_of_same_job_twice_returns_the_first_model(db: Database) -> None:
-    models = ModelRepository(db)
+    models = ModelRepository(db, SIGNER)
     first = models.commit(_model("a", "j", 1))
     again = models.commit(_model("b", "j", 2))
     assert again["_id"] == first["_id"] == "a"
@@ -124,7 +125,7 @@ def test_commit_of_same_job_twice_returns_the_first_model(db: Database) -> None:
 
 
 def test_discard_uncommitted_keeps_committed_artifacts(db: Database) -> None:
-    models = ModelRepository(db)
+    models = ModelRepository(db, SIGNER)
     models.artifacts.put(b"orphan", "m.joblib", {"kind": "model", "job_id": "crashed"})
     kept = models.artifacts.put(b"good", "m.joblib", {"kind": "model", "job_id": "done"})
     models.commit(_model("a", "done", 1, file_id=kept.file_id))
@@ -134,7 +135,7 @@ def test_discard_uncommitted_keeps_committed_artifacts(db: Database) -> None:
 
 
 def test_counts_and_score_summaries_group_by_task_and_algorithm(db: Database) -> None:
-    models = ModelRepository(db)
+    models = ModelRepository(db, SIGNER)
     models.commit(_model("a", "j1", 1, score=0.8))
     models.commit(_model("b", "j2", 2, score=1.0))
     models.commit(
