@@ -44,12 +44,52 @@ class Settings(BaseSettings):
     model_compression: int = Field(
         3, ge=0, le=9, description="joblib compression level of model artifacts."
     )
-    service_timeout_ms: int = Field(2000, gt=0, description="Connect timeout to Redis and MongoDB.")
-    redis_socket_timeout: float | None = Field(
-        None, gt=0, description="Seconds a Redis command may take (unset: no limit)."
+    service_timeout_ms: int = Field(
+        2000, gt=0, description="Connect and server-selection timeout to Redis and MongoDB."
+    )
+    redis_socket_timeout: float = Field(
+        5.0, gt=0, description="Seconds a Redis command may take before it fails."
+    )
+    mongodb_socket_timeout_ms: int = Field(
+        10_000, gt=0, description="Milliseconds a MongoDB operation may take before it fails."
+    )
+    lease_seconds: float = Field(
+        20.0,
+        gt=0,
+        description="A running job's lease: without a heartbeat for this long,"
+        " its worker counts as gone and the supervisor requeues the job.",
+    )
+    heartbeat_seconds: float = Field(
+        5.0, gt=0, description="How often a running job renews its lease."
+    )
+    supervisor_interval_seconds: float = Field(
+        5.0, gt=0, description="How often beat runs the supervisor's checks."
+    )
+    republish_after_seconds: float = Field(
+        60.0,
+        gt=0,
+        description="A queued job whose message is gone from Redis this long is published again.",
+    )
+    worker_shutdown_grace_seconds: float = Field(
+        60.0,
+        ge=0,
+        description="On SIGTERM/SIGINT a worker lets its running job finish this"
+        " long, then hands it back to the queue.",
+    )
+    job_memory_limit_mb: int = Field(
+        4096,
+        ge=0,
+        description="Memory a job's training may add to its process (RLIMIT_AS);"
+        " 0: no limit. Over it, the job fails with a 'resources' error.",
+    )
+    transient_retries: int = Field(
+        20,
+        ge=0,
+        description="Times a job's task is retried when MongoDB or Redis is briefly"
+        " unavailable, with growing delays.",
     )
     metrics_port: int = Field(
-        9100, ge=1, le=65535, description="Port of a worker's Prometheus endpoint."
+        9100, ge=0, le=65535, description="Port of a worker's Prometheus endpoint (0: none)."
     )
     metrics_addr: str = Field("0.0.0.0", description="Address a worker's metrics endpoint binds.")
     prometheus_multiproc_dir: str | None = Field(

@@ -16,6 +16,7 @@ records ``job_error_type`` on a failed job.
     ├── UnprocessableError      422 unprocessable      (e.g. an Idempotency-Key reused)
     ├── UnsupportedMediaError   415 unsupported_media_type
     ├── ServiceUnavailableError 503 service_unavailable (Redis or MongoDB down)
+    ├── ResourceLimitError      (worker only: a job outgrew JOB_MEMORY_LIMIT_MB)
     └── JobCancelled            (worker only: a cancel request was seen)
 
 ``headers`` are HTTP headers the answer carries (e.g. ``WWW-Authenticate``).
@@ -115,6 +116,14 @@ class ServiceUnavailableError(TensorFleetError):
 
     code = "service_unavailable"
     http_status = 503
+
+
+class ResourceLimitError(TensorFleetError):
+    """A job needed more memory than ``JOB_MEMORY_LIMIT_MB`` allows."""
+
+    code = "resources"
+    http_status = 409
+    job_error_type = "resources"
 
 
 class JobCancelled(TensorFleetError):

@@ -1,7 +1,8 @@
 """``python -m localstack``: run the local stack in the foreground until Ctrl-C/SIGTERM.
 
-Exit status: 0 after Ctrl-C or SIGTERM, 1 if a service fails to start or exits unexpectedly,
-2 for a bad setting.
+A child that dies while the stack runs (a worker, Redis, the MongoDB-compatible server, the
+API, Flower, beat) is started again with a backoff and a log line (``localstack.keeper``).
+Exit status: 0 after Ctrl-C or SIGTERM, 1 if a service fails to start, 2 for a bad setting.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ import sys
 from types import FrameType
 
 from localstack.config import SERVICES, ConfigError, StackConfig
+from localstack.keeper import Keeper
 from localstack.process import StackError
 from localstack.stack import LocalStack
 
@@ -68,10 +70,7 @@ def main(argv: list[str] | None = None) -> int:
             sep="\n",
             flush=True,
         )
-        dead = stack.wait()
-        assert dead is not None
-        _say(f"{dead.name} exited unexpectedly (code {dead.returncode}); see {dead.log_path}")
-        status = 1
+        Keeper(stack, _say).run()  # restarts a child that dies, until Ctrl-C or SIGTERM
     except _Interrupted as signame:
         _say(f"{signame}: stopping")
     except StackError as error:

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 PROJECT_DIR = Path(__file__).resolve().parents[1]
-SERVICES = ("redis", "mongo", "api", "workers", "flower")
+SERVICES = ("redis", "mongo", "api", "workers", "beat", "flower")
 
 
 class ConfigError(ValueError):
@@ -42,6 +42,7 @@ class StackConfig:
     startup_timeout: float = 60.0
     bootstrap_timeout: float = 300.0
     stop_timeout: float = 10.0
+    worker_grace: float = 10.0  # WORKER_SHUTDOWN_GRACE_SECONDS of the workers
     project_dir: Path = PROJECT_DIR
     bin_dir: Path = Path(sys.executable).parent
 

@@ -61,6 +61,7 @@ class LocalStack:
     def __init__(self, config: StackConfig) -> None:
         self.config = replace(config, data_dir=config.data_dir.resolve())
         self.children: dict[str, Child] = {}
+        self._specs: dict[str, tuple[list[str], bytes | None, dict[str, str]]] = {}
         self._stopped = True
 
     # -- where things are ---------------------------------------------------------------
@@ -206,7 +207,7 @@ class LocalStack:
         if self._wants("mongo") and not cfg.mongodb_url:
             (self.data_dir / "mongo.pid").unlink(missing_ok=True)  # stale after a SIGKILL
             self._spawn("mongo", self._mongo_argv())
-        app_tier = {"api", "workers", "flower"} & set(cfg.services)
+        app_tier = {"api", "workers", "beat", "flower"} & set(cfg.services)
         if app_tier or self._wants("redis"):  # started here or external: it must answer
             self._await("Redis", lambda: _redis_ping(self.redis_url))
         if app_tier - {"flower"} or self._wants("mongo"):
@@ -217,7 +218,17 @@ class LocalStack:
         for i in range(self._worker_count):
             argv = [*celery, "worker", "-Q", "training", "-c", "1", "--prefetch-multiplier", "1"]
             argv += ["-n", f"worker{i}@%h", "--loglevel", "INFO"]
-            self._spawn(f"worker{i}", argv, METRICS_PORT=str(cfg.metrics_port + i))
+            self._spawn(
+                f"worker{i}",
+                argv,
+                METRICS_PORT=str(cfg.metrics_port + i),
+                WORKER_SHUTDOWN_GRACE_SECONDS=f"{cfg.worker_grace:g}",
+            )
+        if self._wants("beat"):  # beat and the supervisor's ticks, in one small worker
+            (self.data_dir / "beat").mkdir(exist_ok=True)
+            argv = [*celery, "worker", "-B", "-Q", "supervisor", "-c", "1", "-n", "beat@%h"]
+            argv += ["--schedule", str(self.data_dir / "beat" / "schedule"), "--loglevel", "INFO"]
+            self._spawn("beat", argv, METRICS_PORT="0")
         if self._wants("api"):
             argv = [str(self._bin("gunicorn")), "--bind", f"{HOST}:{cfg.api_port}"]
             argv += ["--workers", "2", "--access-logfile", "-", "app:create_app()"]
@@ -228,6 +239,9 @@ class LocalStack:
         for i in range(self._worker_count):
             worker = self.children[f"worker{i}"]
             self._await(f"worker{i}", lambda w=worker: " ready." in w.log_since_start())
+        if self._wants("beat"):
+            beat = self.children["beat"]
+            self._await("beat", lambda: " ready." in beat.log_since_start())
         if self._wants("api"):
             self._await("API", lambda: _http_ok(self.api_url + "/health"))
         if self._wants("flower"):
@@ -238,11 +252,18 @@ class LocalStack:
         if self._stopped:
             return
         app_tier = [c for name, c in self.children.items() if name not in INFRA]
-        stop_children(app_tier, self.config.stop_timeout)
+        stop_children(app_tier, max(self.config.stop_timeout, self.config.worker_grace + 5))
         infra_tier = [c for name, c in self.children.items() if name in INFRA]
         stop_children(infra_tier, self.config.stop_timeout)
         self._stopped = True  # only now: an interrupted stop() is redone by the next call
         atexit.unregister(self.stop)
+
+    def restart(self, name: str) -> Child:
+        """Start child ``name`` again, as it was started (its log continues)."""
+        argv, stdin, env = self._specs[name]
+        if name == "mongo":
+            (self.data_dir / "mongo.pid").unlink(missing_ok=True)  # stale after a crash
+        return self._spawn(name, argv, stdin=stdin, **env)
 
     def poll(self) -> Child | None:
         """The first child that has exited, if any (while running, every exit is unexpected)."""
@@ -314,6 +335,7 @@ class LocalStack:
         return env | dict(self.config.env) | extra
 
     def _spawn(self, name: str, argv: list[str], stdin: bytes | None = None, **env: str) -> Child:
+        self._specs[name] = (argv, stdin, env)
         log_path = self.log_dir / f"{name}.log"
         try:
             child = Child(

@@ -32,7 +32,8 @@ def create_job() -> tuple[dict, int, dict]:
     `status: queued`. Unknown dataset → 404; bad algorithm or hyperparameter → 400
     naming the field and the allowed values; broker down → 503.
     """
-    job = job_service.submit_job(context.db(), context.celery(), context.parsed().json)
+    db, celery, redis_client = context.db(), context.celery(), context.redis_client()
+    job = job_service.submit_job(db, celery, context.parsed().json, redis_client)
     JOBS_SUBMITTED.labels(job["algorithm"]).inc()
     location = url_for("jobs.get_job", job_id=job["_id"])
     return public_job(job), 202, {"Location": location}

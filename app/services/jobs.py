@@ -29,7 +29,9 @@ from app.statuses import FINISHED
 from app.storage.datasets import DatasetRepository
 from app.storage.job_events import publish_job_finished, wait_for_job_end
 from app.storage.jobs import JobRepository, new_job_document
+from app.storage.leases import JobLeases
 from app.storage.models import ModelRepository
+from app.storage.published import mark_published
 from app.tasks.celery_app import TRAIN_TASK, TRAINING_QUEUE
 
 log = logging.getLogger(__name__)
@@ -59,7 +61,9 @@ class JobRequest(BaseModel):
     random_state: int | None = Field(42, ge=0, le=2**32 - 1)
 
 
-def submit_job(db: Database, celery: Celery, request: JobRequest) -> dict[str, Any]:
+def submit_job(
+    db: Database, celery: Celery, request: JobRequest, redis_client: redis.Redis | None = None
+) -> dict[str, Any]:
     """Validate ``request``, store the job and enqueue it; returns the job document."""
     dataset = DatasetRepository(db).get(request.dataset, request.dataset_version)
     refuse_if_quarantined("dataset", dataset)
@@ -86,7 +90,7 @@ def submit_job(db: Database, celery: Celery, request: JobRequest) -> dict[str, A
     jobs = JobRepository(db)
     jobs.insert(job)
     try:
-        _publish(celery, job)
+        publish(celery, job, redis_client)
     except BROKER_ERRORS as exc:
         jobs.delete(job["_id"])
         log.warning("broker unreachable, job %s withdrawn: %s", job["_id"], exc)
@@ -96,8 +100,9 @@ def submit_job(db: Database, celery: Celery, request: JobRequest) -> dict[str, A
     return job
 
 
-def _publish(celery: Celery, job: dict[str, Any]) -> None:
-    """Send the training message of ``job`` (task id = job id, JSON, the job's queue)."""
+def publish(celery: Celery, job: dict[str, Any], redis_client: redis.Redis | None) -> None:
+    """Send the training message of ``job`` (task id = job id, JSON, the job's queue) and
+    note it in the published set (``app.storage.published``)."""
     celery.send_task(
         TRAIN_TASK,
         args=[job["_id"]],
@@ -111,6 +116,40 @@ def _publish(celery: Celery, job: dict[str, Any]) -> None:
         # raises RuntimeError (a 500) instead of the 503 above.
         ignore_result=True,
     )
+    if redis_client is not None:
+        mark_published(redis_client, job["_id"])
+
+
+def hand_back(
+    db: Database, celery: Celery, redis_client: redis.Redis, job_id: str, attempt: int
+) -> bool:
+    """Give a running job back to the queue now (its worker is stopping): True if it was."""
+    if not JobLeases(db).hand_back(job_id, attempt):
+        return False
+    job = JobRepository(db).find(job_id)
+    if job is not None:
+        publish(celery, job, redis_client)
+    log.info("job %s (attempt %d) handed back to the queue", job_id, attempt)
+    return True
+
+
+def requeue_lost_run(
+    db: Database, celery: Celery, redis_client: redis.Redis, job_id: str, node: str
+) -> bool:
+    """Requeue a job whose pool process died on worker ``node`` (it counts as an attempt),
+    so another run starts it at once instead of after its lease expires."""
+    job = JobRepository(db).find(job_id)
+    if job is None or job["status"] != "running":
+        return False
+    if not str(job.get("owner") or "").startswith(f"{node}:"):
+        return False  # another worker's run owns it now
+    if not JobLeases(db).requeue(job, expired_only=False):
+        return False
+    requeued = JobRepository(db).find(job_id)
+    if requeued is not None and requeued["status"] == "queued":
+        publish(celery, requeued, redis_client)
+    log.warning("job %s: its process died on %s; requeued", job_id, node)
+    return True
 
 
 def _target_profile(dataset: dict[str, Any], target: str) -> dict[str, Any]:

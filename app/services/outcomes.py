@@ -26,21 +26,29 @@ class JobOutcomes:
         self.jobs, self.models = JobRepository(db), ModelRepository(db)
         self.redis = redis_client
 
-    def fail(self, job_id: str, error_type: str, message: str) -> dict[str, Any] | None:
+    def fail(
+        self, job_id: str, error_type: str, message: str, attempt: int | None = None
+    ) -> dict[str, Any] | None:
         """End ``job_id`` failed (``cancelled`` for that type); the ended job, or None if it
-        had already ended. Uncommitted uploads of its tries are removed either way."""
-        ended = self.jobs.fail(job_id, error_type, message)
-        attempts = ended["attempts"] if ended else self._attempts(job_id)
-        self.models.discard_uncommitted(job_id, attempts)
+        had already ended. With ``attempt`` the write is fenced: it happens only while that
+        attempt owns the job, and otherwise only that attempt's upload is removed."""
+        ended = self.jobs.fail(job_id, error_type, message, attempt)
+        if ended is None and attempt is not None:
+            self.models.discard_try(job_id, attempt)  # another attempt may still be working
+        else:
+            attempts = ended["attempts"] if ended else self._attempts(job_id)
+            self.models.discard_uncommitted(job_id, attempts)
         if ended is not None:
             JOBS_FAILED.labels(error_type).inc()
             publish_job_finished(self.redis, job_id)
         return ended
 
-    def succeed(self, job_id: str, model: dict[str, Any]) -> dict[str, Any] | None:
+    def succeed(
+        self, job_id: str, model: dict[str, Any], attempt: int | None = None
+    ) -> dict[str, Any] | None:
         """End ``job_id`` succeeded with its committed ``model``: the ended job, or None if
-        it had already ended."""
-        ended = self.jobs.finish(job_id, "succeeded", result=job_result(model), error=None)
+        it had already ended (fenced by ``attempt`` when given)."""
+        ended = self.jobs.finish(job_id, "succeeded", attempt, result=job_result(model), error=None)
         if ended is not None:
             MODELS_TRAINED.labels(model["algorithm"]).inc()
             if model.get("score") is not None:

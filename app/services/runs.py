@@ -1,15 +1,23 @@
-"""One training run of one job: claim, load, train, store, commit.
+"""One training run of one job: claim, heartbeat, load, train, store, commit.
 
 At-least-once delivery, exactly-once effect: a job may be delivered again (its
-worker died, Redis redelivered it). Each run claims the job atomically, counts
-the attempt, removes artifacts an earlier crashed run left behind, uploads the
-new artifact and only then inserts the model document, the commit point. A job
-whose model is already committed is simply marked succeeded again.
+worker died, Redis redelivered it, the supervisor requeued it). Each run claims
+the job with a lease (``app.storage.leases``) and renews it while it works; a
+delivery of a job whose lease is live does not train. The attempt number from
+the claim fences every later write, so a run that lost its lease stops without
+changing anything. The run removes artifacts an earlier crashed run left
+behind, uploads the new artifact and only then inserts the model document, the
+commit point. A job whose model is already committed is simply marked succeeded.
+
+MongoDB errors are not job failures: they propagate, so the Celery task retries
+the message later (``app.tasks.train``) and nothing is acknowledged unrecorded.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import uuid
 from collections import OrderedDict
 from typing import Any
 
@@ -17,6 +25,7 @@ import pandas as pd
 import redis
 from celery.exceptions import SoftTimeLimitExceeded
 from pymongo.database import Database
+from pymongo.errors import PyMongoError
 
 from app.config import Settings
 from app.errors import JobCancelled, TensorFleetError
@@ -25,12 +34,18 @@ from app.ml.registry import get_algorithm
 from app.ml.tabular import read_csv
 from app.ml.training import Progress, library_versions, save_model, train_pipeline
 from app.services.datasets import read_dataset
+from app.services.heartbeat import Heartbeat, LeaseLost
 from app.services.integrity import refuse_if_quarantined
 from app.services.outcomes import JobOutcomes
+from app.services.resources import memory_limit
 from app.storage.datasets import DatasetRepository
 from app.storage.jobs import JobRepository, job_result
+from app.storage.leases import JobLeases
 from app.storage.models import ModelRepository, artifact_id, new_model_document
+from app.storage.mongo import utcnow
+from app.storage.published import mark_claimed
 from app.storage.signing import Signer
+from app.storage.uploads import UploadRepository
 
 log = logging.getLogger(__name__)
 
@@ -50,22 +65,27 @@ class TrainingRun:
         worker: str,
     ) -> None:
         self.db, self.settings, self.job_id, self.worker = db, settings, job_id, worker
+        self.redis = redis_client
         self.signer = Signer.from_settings(settings)
         self.jobs, self.models = JobRepository(db), ModelRepository(db, self.signer)
+        self.leases, self.uploads = JobLeases(db), UploadRepository(db)
         self.outcomes = JobOutcomes(db, redis_client)
+        self.owner = f"{worker}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
         self.on_progress: Progress = lambda stage, percent: None
         self.claimed = False  # whether this run took the job (else it had ended or was taken)
         self.ended: dict[str, Any] | None = None  # the job as this run ended it
         self.attempt = 0  # which delivery of the job this run is (from the claim)
+        self.heartbeat: Heartbeat | None = None
 
     def run(self) -> dict[str, Any] | None:
         """Train and commit the model; returns the job's result, or None if it did not succeed."""
-        job = self.jobs.claim(self.job_id, self.worker)
+        job = self.leases.claim(self.job_id, self.owner, self.worker, self.settings.lease_seconds)
         if job is None:
             self._settle_unclaimable()
             return None
         self.claimed, self.attempt = True, job["attempts"]
-        if job["attempts"] > self.settings.max_job_attempts:
+        mark_claimed(self.redis, self.job_id)
+        if job["attempts"] - job.get("handed_back", 0) > self.settings.max_job_attempts:
             message = f"The job was delivered {job['attempts']} times; its worker kept dying."
             self._fail("worker_lost", message)
             return None
@@ -74,8 +94,24 @@ class TrainingRun:
             if committed is not None:
                 return self._succeed(committed)
             self.models.discard_uncommitted(self.job_id, self.attempt - 1)
+        beat = Heartbeat(
+            self.leases, self.job_id, self.attempt,
+            self.settings.lease_seconds, self.settings.heartbeat_seconds,
+        )  # fmt: skip
+        with beat:
+            self.heartbeat = beat
+            return self._run_claimed(job)
+
+    def _run_claimed(self, job: dict[str, Any]) -> dict[str, Any] | None:
         try:
-            return self._succeed(self._train_and_commit(job))
+            with memory_limit(self.settings.job_memory_limit_mb):
+                model = self._train_and_commit(job)
+            return self._succeed(model)
+        except LeaseLost as lost:
+            log.warning("%s; stopping without writing", lost)
+            self.models.discard_try(self.job_id, self.attempt)
+        except (PyMongoError, redis.RedisError):
+            raise  # not the job's fault: the task retries the message
         except SoftTimeLimitExceeded:
             self._fail("timeout", f"Exceeded {self.settings.job_soft_time_limit} s.")
         except TensorFleetError as exc:
@@ -86,9 +122,13 @@ class TrainingRun:
         return None
 
     def progress(self, stage: str, percent: int) -> None:
-        """Record a stage; stop here if the job was cancelled."""
-        if not self.jobs.record_progress(self.job_id, stage, percent):
-            raise JobCancelled("Cancelled by request.")
+        """Record a stage; stop here if the job was cancelled or this run lost it."""
+        if self.heartbeat is not None:
+            self.heartbeat.check()
+        if not self.jobs.record_progress(self.job_id, self.attempt, stage, percent):
+            if self.jobs.is_cancel_requested(self.job_id):
+                raise JobCancelled("Cancelled by request.")
+            raise LeaseLost(f"job {self.job_id}: attempt {self.attempt} no longer owns it")
         self.on_progress(stage, percent)
 
     def _train_and_commit(self, job: dict[str, Any]) -> dict[str, Any]:
@@ -105,11 +145,8 @@ class TrainingRun:
             progress=self.progress,
         )
         self.progress("saving", 90)
-        metadata = {"kind": "model", "job_id": self.job_id, "model_name": job["model_name"]}
-        file_id = artifact_id(self.job_id, self.attempt)
-        with self.models.artifacts.writer(f"{job['model_name']}.joblib", metadata, file_id) as out:
-            save_model(result.pipeline, out, compress=self.settings.model_compression)
-        self.progress("saving", 98)  # last chance to cancel before the commit point
+        file = self._upload(job, result.pipeline)
+        self.progress("saving", 98)  # last chance to cancel (or notice a lost lease) first
         trained = {
             "hyperparameters": result.hyperparameters,
             "metrics": result.metrics,
@@ -118,13 +155,22 @@ class TrainingRun:
             "classes": result.classes,
             **library_versions(),
         }
-        file = {"file_id": out.file_id, "sha256": out.sha256, "size_bytes": out.size}
         version = self.models.next_version(job["model_name"])
         model = new_model_document(job, dataset, version=version, trained=trained, file=file)
         committed = self.models.commit(model)
         if committed["_id"] != model["_id"]:  # a concurrent run of this job committed first
-            self.models.artifacts.delete(out.file_id)
+            self.models.artifacts.delete(file["file_id"])
+        self.uploads.done(file["file_id"])
         return committed
+
+    def _upload(self, job: dict[str, Any], pipeline: Any) -> dict[str, Any]:
+        """Store the fitted pipeline under this try's artifact id (recorded first)."""
+        file_id = artifact_id(self.job_id, self.attempt)
+        self.uploads.start(file_id, self.job_id, self.attempt)
+        metadata = {"kind": "model", "job_id": self.job_id, "model_name": job["model_name"]}
+        with self.models.artifacts.writer(f"{job['model_name']}.joblib", metadata, file_id) as out:
+            save_model(pipeline, out, compress=self.settings.model_compression)
+        return {"file_id": out.file_id, "sha256": out.sha256, "size_bytes": out.size}
 
     def _load_frame(self, dataset: dict[str, Any]) -> pd.DataFrame:
         refuse_if_quarantined("dataset", dataset)
@@ -139,15 +185,17 @@ class TrainingRun:
         return frame
 
     def _succeed(self, model: dict[str, Any]) -> dict[str, Any]:
-        self.ended = self.outcomes.succeed(self.job_id, model)
+        self.ended = self.outcomes.succeed(self.job_id, model, self.attempt or None)
         return job_result(model)
 
     def _fail(self, error_type: str, message: str) -> None:
-        self.ended = self.outcomes.fail(self.job_id, error_type, message)
+        self.ended = self.outcomes.fail(self.job_id, error_type, message, self.attempt or None)
 
     def _settle_unclaimable(self) -> None:
-        """A running job flagged for cancel whose worker died: end it cancelled."""
+        """A running job flagged for cancel whose lease expired (its worker died): end it."""
         job = self.jobs.find(self.job_id)
-        if job is not None and job["status"] == "running" and job.get("cancel_requested"):
-            self.attempt = job["attempts"]
-            self._fail("cancelled", "Cancelled by request.")
+        if job is None or job["status"] != "running" or not job.get("cancel_requested"):
+            return
+        lease = job.get("lease_until")
+        if lease is None or lease < utcnow():
+            self.outcomes.fail(self.job_id, "cancelled", "Cancelled by request.")

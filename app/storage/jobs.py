@@ -12,6 +12,7 @@ document's shape lives here too: ``new_job_document`` builds it and
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from bson import ObjectId
@@ -23,7 +24,7 @@ from app.statuses import ACTIVE, STATUSES
 from app.storage.mongo import utcnow
 from app.storage.pagination import Page, find_page
 
-_INTERNAL = ("_id", "cancel_requested", "queue")  # stored, never shown
+_INTERNAL = ("_id", "cancel_requested", "queue", "owner")  # stored, never shown
 
 
 def new_job_document(
@@ -58,6 +59,8 @@ def new_job_document(
         "finished_at": None,
         "attempts": 0,
         "worker": None,
+        "owner": None,
+        "lease_until": None,
         "result": None,
         "error": None,
         "cancel_requested": False,
@@ -104,46 +107,49 @@ class JobRepository:
         """Forget a job that was never published (enqueue failed)."""
         self._jobs.delete_one({"_id": job_id})
 
-    def claim(self, job_id: str, worker: str) -> dict[str, Any] | None:
-        """Mark an active job running on ``worker`` and count the attempt; None if not active."""
-        return self._jobs.find_one_and_update(
-            {"_id": job_id, "status": {"$in": list(ACTIVE)}, "cancel_requested": {"$ne": True}},
-            {
-                "$set": {"status": "running", "worker": worker},
-                "$currentDate": {"started_at": True},
-                "$inc": {"attempts": 1},
-            },
-            return_document=ReturnDocument.AFTER,
-        )
-
-    def record_progress(self, job_id: str, stage: str, percent: int) -> bool:
-        """Record where a running job is, unless a cancel was requested: False if it was."""
+    def record_progress(self, job_id: str, attempt: int, stage: str, percent: int) -> bool:
+        """Record where attempt ``attempt`` of a running job is: False if it must stop (a
+        cancel was requested, or the attempt no longer owns the job)."""
         result = self._jobs.update_one(
-            {"_id": job_id, "status": "running", "cancel_requested": {"$ne": True}},
+            {
+                "_id": job_id,
+                "status": "running",
+                "attempts": attempt,
+                "cancel_requested": {"$ne": True},
+            },
             {"$set": {"progress": {"stage": stage, "percent": percent}}},
         )
-        return result.matched_count == 1 or not self.is_cancel_requested(job_id)
+        return result.matched_count == 1
 
     def is_cancel_requested(self, job_id: str) -> bool:
         """Whether someone asked this job to stop."""
         job = self._jobs.find_one({"_id": job_id}, {"cancel_requested": 1})
         return bool(job and job.get("cancel_requested"))
 
-    def finish(self, job_id: str, status: str, **fields: Any) -> dict[str, Any] | None:
-        """Move an active job to a final ``status``: the ended job, or None if it had ended."""
-        update = {"status": status, **fields}
+    def finish(
+        self, job_id: str, status: str, attempt: int | None = None, **fields: Any
+    ) -> dict[str, Any] | None:
+        """Move an active job to a final ``status``: the ended job, or None if it had ended
+        (or, with ``attempt``, if that attempt no longer owns it: the write is fenced)."""
+        update = {"status": status, "owner": None, "lease_until": None, **fields}
         if status == "succeeded":
             update["progress"] = {"stage": "done", "percent": 100}
+        query: dict[str, Any] = {"_id": job_id, "status": {"$in": list(ACTIVE)}}
+        if attempt is not None:
+            query["attempts"] = attempt
         return self._jobs.find_one_and_update(
-            {"_id": job_id, "status": {"$in": list(ACTIVE)}},
+            query,
             {"$set": update, "$currentDate": {"finished_at": True}},
             return_document=ReturnDocument.AFTER,
         )
 
-    def fail(self, job_id: str, error_type: str, message: str) -> dict[str, Any] | None:
+    def fail(
+        self, job_id: str, error_type: str, message: str, attempt: int | None = None
+    ) -> dict[str, Any] | None:
         """End a job as failed with a typed error (``cancelled`` ends it cancelled)."""
         status = "cancelled" if error_type == "cancelled" else "failed"
-        return self.finish(job_id, status, error={"type": error_type, "message": message})
+        error = {"type": error_type, "message": message}
+        return self.finish(job_id, status, attempt, error=error)
 
     def request_cancel(self, job_id: str) -> dict[str, Any] | None:
         """Flag an active job for cancellation; a queued one ends cancelled at once."""
@@ -175,3 +181,14 @@ class JobRepository:
         """The oldest job still waiting on ``queue``."""
         cursor = self._jobs.find({"status": "queued", "queue": queue}).sort("created_at", 1)
         return next(iter(cursor.limit(1)), None)
+
+    def queued_before(self, moment: Any, limit: int = 1000) -> builtins.list[dict[str, Any]]:
+        """Jobs still queued that were created (or requeued) before ``moment``."""
+        query = {
+            "status": "queued",
+            "$or": [
+                {"requeued_at": {"$lt": moment}},
+                {"requeued_at": None, "created_at": {"$lt": moment}},
+            ],
+        }
+        return list(self._jobs.find(query).sort("created_at", 1).limit(limit))

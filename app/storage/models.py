@@ -137,6 +137,13 @@ class ModelRepository:
         self._models.delete_one({"_id": model_id})
         self.artifacts.delete(model["file_id"])
 
+    def discard_try(self, job_id: str, attempt: int) -> None:
+        """Delete what try ``attempt`` of a job uploaded, unless it is the committed file."""
+        committed = self.find_by_job(job_id)
+        file_id = artifact_id(job_id, attempt)
+        if committed is None or committed["file_id"] != file_id:
+            self.artifacts.delete(file_id)
+
     def discard_uncommitted(self, job_id: str, attempts: int) -> int:
         """Delete what a job's tries uploaded without committing a model; how many files.
 

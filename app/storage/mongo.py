@@ -14,7 +14,7 @@ from app.config import Settings
 from app.errors import ServiceUnavailableError
 
 _lock = threading.Lock()
-_clients: dict[tuple[int, str, int], MongoClient] = {}
+_clients: dict[tuple[int, str, int, int], MongoClient] = {}
 
 
 def utcnow() -> datetime:
@@ -25,7 +25,12 @@ def utcnow() -> datetime:
 
 def get_client(settings: Settings) -> MongoClient:
     """A MongoClient for this process; a forked child gets its own (pymongo is not fork-safe)."""
-    key = (os.getpid(), settings.mongodb_url, settings.service_timeout_ms)
+    key = (
+        os.getpid(),
+        settings.mongodb_url,
+        settings.service_timeout_ms,
+        settings.mongodb_socket_timeout_ms,
+    )
     with _lock:
         client = _clients.get(key)
         if client is None:
@@ -34,6 +39,7 @@ def get_client(settings: Settings) -> MongoClient:
                 tz_aware=True,
                 serverSelectionTimeoutMS=settings.service_timeout_ms,
                 connectTimeoutMS=settings.service_timeout_ms,
+                socketTimeoutMS=settings.mongodb_socket_timeout_ms,
                 appname="tensorfleet",
             )
             _clients[key] = client

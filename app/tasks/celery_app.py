@@ -11,6 +11,8 @@ from celery import Celery
 from app.config import Settings
 
 TRAINING_QUEUE = "training"
+SUPERVISOR_QUEUE = "supervisor"  # the supervisor's ticks: served by the beat process itself
+SUPERVISE_TASK = "tensorfleet.supervise"
 # The wire name of ``app.tasks.train.train_job``; kept as first released, so messages
 # already queued by an older API still find their task.
 TRAIN_TASK = "tensorfleet.train_model"
@@ -30,7 +32,7 @@ def create_celery(settings: Settings) -> TensorFleetCelery:
         settings,
         broker=settings.redis_url,
         backend=settings.redis_url,
-        include=["app.tasks.train"],  # imported by workers only: the API sends by name
+        include=["app.tasks.train", "app.tasks.supervise"],  # workers only: the API sends by name
     )
     celery.conf.update(
         task_serializer="json",
@@ -38,16 +40,36 @@ def create_celery(settings: Settings) -> TensorFleetCelery:
         event_serializer="json",
         accept_content=["json"],
         result_accept_content=["json"],
-        # at-least-once: ack after the task ends, requeue if its process dies
+        # at-least-once: ack after the task ends
         task_acks_late=True,
-        task_reject_on_worker_lost=True,
+        # a dead pool process: its job is requeued through MongoDB (app.tasks.train), and
+        # the message acknowledged, so a live-lease redelivery never races the requeue
+        task_reject_on_worker_lost=False,
         worker_prefetch_multiplier=1,
         task_soft_time_limit=settings.job_soft_time_limit,
         task_time_limit=settings.job_hard_time_limit,
-        broker_transport_options={"visibility_timeout": settings.visibility_timeout},
+        broker_transport_options={
+            "visibility_timeout": settings.visibility_timeout,
+            "socket_timeout": settings.redis_socket_timeout,
+            "socket_connect_timeout": settings.service_timeout_ms / 1000,
+        },
         result_expires=settings.result_expires,
         task_default_queue=TRAINING_QUEUE,
-        task_routes={TRAIN_TASK: {"queue": TRAINING_QUEUE}},
+        task_routes={
+            TRAIN_TASK: {"queue": TRAINING_QUEUE},
+            SUPERVISE_TASK: {"queue": SUPERVISOR_QUEUE},
+        },
+        beat_schedule={
+            "supervise": {
+                "task": SUPERVISE_TASK,
+                "schedule": settings.supervisor_interval_seconds,
+                # a tick nobody ran in time is replaced by the next one, never piled up
+                "options": {
+                    "queue": SUPERVISOR_QUEUE,
+                    "expires": settings.supervisor_interval_seconds,
+                },
+            }
+        },
         task_track_started=True,
         # task-sent events carry the registered name, not the readable `shadow` name, and
         # Flower would show that; it learns of a task from task-received instead
@@ -56,6 +78,7 @@ def create_celery(settings: Settings) -> TensorFleetCelery:
         broker_connection_retry_on_startup=True,
         broker_connection_timeout=settings.service_timeout_ms / 1000,
         redis_socket_connect_timeout=settings.service_timeout_ms / 1000,
+        redis_socket_timeout=settings.redis_socket_timeout,
         worker_cancel_long_running_tasks_on_connection_loss=False,
     )
     return celery

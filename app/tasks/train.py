@@ -1,20 +1,31 @@
 """The Celery training task: a thin shell around ``app.services.runs.TrainingRun``.
 
-Outcomes that happen outside the task body are recorded here too: a hard time
-limit (the pool kills the process; Celery calls ``on_failure`` in the worker's
-main process) and a revoke that terminated a running job (cancellation).
+Outcomes that happen outside the task body are recorded here too, in the
+worker's main process (the ``task_failure`` signal): a hard time limit (the pool
+killed the process: the job fails ``timeout``), a pool process that died (the
+job is requeued at once, counted as an attempt), and a revoke that terminated a
+running job (cancellation).
+
+MongoDB or Redis briefly unavailable is not the job's fault: the task is retried
+(a new message, the old one acknowledged once the new one is published) after a
+delay longer than the lease, with backoff, ``TRANSIENT_RETRIES`` times; past
+that the supervisor still requeues the job, so it never stays non-terminal.
 """
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import Any
 
+import redis
+from billiard.exceptions import WorkerLostError
 from celery import Task, shared_task
 from celery.exceptions import TimeLimitExceeded
-from celery.signals import task_revoked
+from celery.signals import task_failure, task_revoked
+from pymongo.errors import PyMongoError
 
-from app.services.jobs import settle_terminated
+from app.services.jobs import requeue_lost_run, settle_terminated
 from app.services.outcomes import JobOutcomes
 from app.services.runs import TrainingRun
 from app.storage.mongo import get_database
@@ -22,24 +33,17 @@ from app.storage.redis import get_redis
 from app.tasks.celery_app import TRAIN_TASK, TensorFleetCelery
 from app.tasks.worker_metrics import observe_task
 
+log = logging.getLogger(__name__)
+
 
 class JobFailed(Exception):
     """Raised after a job was recorded failed or cancelled, so Celery and Flower show FAILURE."""
 
 
 class TrainingTask(Task):
-    """Records hard time-outs, which never reach the task body."""
+    """Carries the Celery app's settings."""
 
     app: TensorFleetCelery
-
-    def on_failure(
-        self, exc: BaseException, task_id: str, args: Any, kwargs: Any, einfo: Any
-    ) -> None:
-        """Mark the job failed ``timeout`` when its process was killed for running too long."""
-        if isinstance(exc, TimeLimitExceeded):
-            settings = self.app.settings
-            outcomes = JobOutcomes(get_database(settings), get_redis(settings))
-            outcomes.fail(task_id, "timeout", f"Killed after the hard time limit: {exc}")
 
 
 @shared_task(bind=True, base=TrainingTask, name=TRAIN_TASK, throws=(JobFailed,))
@@ -52,7 +56,12 @@ def train_job(self: TrainingTask, job_id: str) -> dict[str, Any] | None:
     run = TrainingRun(db, get_redis(settings), settings, job_id, worker)
     # Progress lives in the job document (API, CLI); the task sends no PROGRESS states:
     # results are ignored and Flower renders only Celery's own event fields.
-    result = run.run()
+    try:
+        result = run.run()
+    except (PyMongoError, redis.RedisError) as exc:
+        delay = settings.lease_seconds + min(60.0, 2.0**self.request.retries)
+        log.warning("job %s: %s; retrying in %.0f s", job_id, exc, delay)
+        raise self.retry(exc=exc, countdown=delay, max_retries=settings.transient_retries) from exc
     if run.claimed:
         job = run.ended or run.jobs.find(job_id)  # re-read only if another run ended it
         observe_task(job, time.perf_counter() - started)
@@ -60,6 +69,25 @@ def train_job(self: TrainingTask, job_id: str) -> dict[str, Any] | None:
             # already recorded; raising only makes Celery (and Flower) show the task failed
             raise JobFailed(f"{job['error']['type']}: {job['error']['message']}")
     return result
+
+
+@task_failure.connect
+def record_lost_run(
+    sender: Any = None, task_id: str | None = None, exception: Any = None, **_: Any
+) -> None:
+    """In the main process: a hard time-out fails the job; a dead pool process requeues it."""
+    if getattr(sender, "name", None) != TRAIN_TASK or task_id is None:
+        return
+    if not isinstance(exception, TimeLimitExceeded | WorkerLostError):
+        return  # an ordinary failure, already recorded by the run itself
+    settings = sender.app.settings
+    db, redis_client = get_database(settings), get_redis(settings)
+    if isinstance(exception, TimeLimitExceeded):
+        message = f"Killed after the hard time limit: {exception}"
+        JobOutcomes(db, redis_client).fail(task_id, "timeout", message)
+        return
+    node = getattr(sender.request, "hostname", None) or ""
+    requeue_lost_run(db, sender.app, redis_client, task_id, node)
 
 
 @task_revoked.connect

@@ -36,6 +36,8 @@ def install_worker_metrics(celery: Celery, settings: Settings) -> None:
 
     @worker_ready.connect(weak=False)
     def _serve(**_: Any) -> None:
+        if not settings.metrics_port:
+            return
         registry = CollectorRegistry()
         multiprocess.MultiProcessCollector(registry)
         try:

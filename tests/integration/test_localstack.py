@@ -195,13 +195,30 @@ def test_cli_signal_stops_every_child(
     assert_all_gone(list(pids.values()))
 
 
-def test_cli_exits_nonzero_when_a_child_dies(cli: Callable[..., subprocess.Popen]) -> None:
+def test_cli_restarts_a_child_that_dies_and_still_stops_on_ctrl_c(
+    cli: Callable[..., subprocess.Popen],
+) -> None:
     proc = cli()
     pids = child_pids(proc)
     os.kill(pids["redis"], signal.SIGKILL)
-    assert proc.wait(timeout=30) == 1
-    assert "redis exited unexpectedly" in proc.output()  # type: ignore[attr-defined]
-    assert_all_gone(list(pids.values()))
+    restarted = wait_until(lambda: "redis restarted" in proc.output(), timeout=20)  # type: ignore[attr-defined]
+    assert restarted, proc.output()  # type: ignore[attr-defined]
+    assert "redis exited unexpectedly (code -9); restarting in 1 s" in proc.output()  # type: ignore[attr-defined]
+    assert proc.poll() is None  # the stack lives on
+    assert wait_until(lambda: _answers(proc), timeout=20)
+    new_pids = child_pids(proc)
+    assert new_pids["redis"] != pids["redis"] and new_pids["mongo"] == pids["mongo"]
+    proc.send_signal(signal.SIGINT)
+    assert proc.wait(timeout=30) == 0, proc.output()  # type: ignore[attr-defined]
+    assert_all_gone(list(new_pids.values()))
+
+
+def _answers(proc: subprocess.Popen) -> bool:
+    try:
+        with redis.Redis.from_url(proc.redis_url, socket_timeout=1) as client:  # type: ignore[attr-defined]
+            return bool(client.ping())
+    except redis.RedisError:
+        return False
 
 
 def test_cli_prints_the_admin_key_it_keeps_across_restarts(
@@ -233,7 +250,7 @@ def test_cli_prints_the_admin_key_it_keeps_across_restarts(
 
 
 def test_whole_stack_serves_api_flower_and_worker_metrics(stack: LocalStack) -> None:
-    assert set(stack.children) == {"redis", "mongo", "api", "flower", "worker0", "worker1"}
+    assert set(stack.children) == {"redis", "mongo", "api", "flower", "beat", "worker0", "worker1"}
     assert stack.poll() is None
     key = auth_headers(stack.admin_key)
     with requests.Session() as http:

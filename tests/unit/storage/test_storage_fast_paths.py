@@ -54,11 +54,12 @@ def test_written_files_are_plain_gridfs(db: Database) -> None:
 
 def test_record_progress_writes_unless_cancel_was_requested(db: Database) -> None:
     jobs = JobRepository(db)
-    jobs.insert({"_id": "j", "status": "running", "cancel_requested": False})
-    assert jobs.record_progress("j", "fitting", 30)
+    jobs.insert({"_id": "j", "status": "running", "attempts": 1, "cancel_requested": False})
+    assert jobs.record_progress("j", 1, "fitting", 30)
     assert db.jobs.find_one({"_id": "j"})["progress"] == {"stage": "fitting", "percent": 30}
+    assert not jobs.record_progress("j", 2, "fitting", 40)  # fenced: another attempt's write
     jobs.request_cancel("j")
-    assert not jobs.record_progress("j", "evaluating", 80)
+    assert not jobs.record_progress("j", 1, "evaluating", 80)
     assert db.jobs.find_one({"_id": "j"})["progress"]["stage"] == "fitting"
 
 

@@ -8,6 +8,7 @@ from pymongo.database import Database
 from app.errors import NotFoundError
 from app.storage.datasets import DatasetRepository
 from app.storage.jobs import JobRepository, utcnow
+from app.storage.leases import JobLeases
 from app.storage.models import ModelRepository
 from tests.unit.conftest import SIGNER
 
@@ -24,29 +25,19 @@ def _job(job_id: str = "j1", status: str = "queued") -> dict:
     }
 
 
-def test_claim_counts_attempts_and_only_active_jobs_are_claimed(db: Database) -> None:
-    jobs = JobRepository(db)
-    jobs.insert(_job())
-    assert jobs.claim("j1", "w1")["attempts"] == 1
-    assert jobs.claim("j1", "w2")["attempts"] == 2  # a redelivery of a running job
-    assert jobs.finish("j1", "succeeded", result={"model_id": "m"})
-    assert jobs.claim("j1", "w3") is None
-    assert not jobs.finish("j1", "failed")  # an ended job never changes again
-
-
 def test_cancel_of_queued_job_ends_it_and_it_can_no_longer_be_claimed(db: Database) -> None:
     jobs = JobRepository(db)
     jobs.insert(_job())
     cancelled = jobs.request_cancel("j1")
     assert cancelled["status"] == "cancelled"
     assert cancelled["error"]["type"] == "cancelled"
-    assert jobs.claim("j1", "w1") is None
+    assert JobLeases(db).claim("j1", "o", "w1", 30) is None
 
 
 def test_cancel_of_running_job_only_flags_it(db: Database) -> None:
     jobs = JobRepository(db)
     jobs.insert(_job())
-    jobs.claim("j1", "w1")
+    JobLeases(db).claim("j1", "o", "w1", 30)
     assert jobs.request_cancel("j1")["status"] == "running"
     assert jobs.is_cancel_requested("j1")
     jobs.finish("j1", "succeeded")
