@@ -51,7 +51,7 @@ class Settings(BaseSettings):
         5.0, gt=0, description="Seconds a Redis command may take before it fails."
     )
     mongodb_socket_timeout_ms: int = Field(
-        10_000, gt=0, description="Milliseconds a MongoDB operation may take before it fails."
+        5_000, gt=0, description="Milliseconds a MongoDB operation may take before it fails."
     )
     lease_seconds: float = Field(
         20.0,

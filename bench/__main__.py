@@ -5,6 +5,7 @@ Phases share one Redis + MongoDB and each runs on its own app tier:
   2 workers: tiny_job_overhead, vs_mlflow, big_job_efficiency, worker_scaling (2 workers
              consuming, then 1), worker_rss_mb / api_rss_mb (after >= 100 jobs)
   1 worker, MODEL_COMPRESSION=0: download_throughput
+  2 workers and beat, default settings: recovery_after_worker_kill (smoke: short leases)
 Exit status: 0 when every figure was measured (goals met or not), 1 if one could not be.
 """
 
@@ -20,7 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import download as download_fig
-from bench import latency, memory, throughput, training_jobs
+from bench import latency, memory, recovery, throughput, training_jobs
 from bench.harness import Harness, Tier
 from bench.progress import Progress
 from bench.report import Figure, table, write_results
@@ -35,6 +36,7 @@ ORDER = [
     "vs_mlflow",
     "worker_rss_mb",
     "api_rss_mb",
+    "recovery_after_worker_kill",
 ]
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
 Step = tuple[str, Callable[[Tier], Figure | list[Figure]]]  # (figure name, measure on a tier)
@@ -66,10 +68,12 @@ class Run:
             fig.details["loadavg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
             self.figures[fig.name] = fig
 
-    def in_tier(self, workers: int, env: dict[str, str], steps: list[Step]) -> None:
+    def in_tier(
+        self, workers: int, env: dict[str, str], steps: list[Step], beat: bool = False
+    ) -> None:
         """Measure ``steps`` on a tier of ``workers`` workers; if the tier fails, they fail."""
         try:
-            with self.h.tier(workers, env) as tier:
+            with self.h.tier(workers, env, beat) as tier:
                 for name, action in steps:
                     self.measure(name, lambda action=action: action(tier))
         except Exception as exc:  # the tier did not start or stop cleanly
@@ -107,6 +111,8 @@ def run(h: Harness, sizes: Sizes, progress: Progress) -> list[Figure]:
     ]
     r.in_tier(2, {}, two_workers)
     r.in_tier(1, {"MODEL_COMPRESSION": "0"}, [download])
+    recover = ("recovery_after_worker_kill", lambda t: recovery.recovery_after_worker_kill(t, s, p))
+    r.in_tier(2, dict(s.recovery_env), [recover], beat=True)
     return r.all()
 
 
@@ -125,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         sizes = sizes.with_rounds(args.rounds)
     started = time.monotonic()
     # steps: throughput, tiny, mlflow, big, scaling, download (rounds each), rss
-    progress = Progress(total=6 * sizes.rounds + 1, enabled=not args.no_progress)
+    progress = Progress(total=7 * sizes.rounds + 1, enabled=not args.no_progress)
     h = Harness(keep_data=args.keep)
     try:
         progress.describe("starting Redis and MongoDB")

@@ -170,7 +170,9 @@ class Harness:
 
     # -- app tiers -----------------------------------------------------------------------
     @contextmanager
-    def tier(self, workers: int, env: Mapping[str, str] | None = None) -> Iterator[Tier]:
+    def tier(
+        self, workers: int, env: Mapping[str, str] | None = None, beat: bool = False
+    ) -> Iterator[Tier]:
         """An API with ``workers`` training workers and ``env`` (over :data:`TIER_ENV`) for
         them, for one phase."""
         env = {**TIER_ENV, **(env or {})}
@@ -203,7 +205,7 @@ class Harness:
             redis_url=self.redis_url,
             mongodb_url=self.mongodb_url,
             mongodb_db=self.mongodb_db,
-            services=("api", "workers"),
+            services=("api", "workers", "beat") if beat else ("api", "workers"),
             env=env,
             startup_timeout=90.0,
             **self.secrets,

@@ -27,7 +27,9 @@ class Sizes:
     download_min_bytes: int = 50_000_000
     download_reads: int = 5  # downloads (and GridFS reads) per figure
     rss_after_jobs: int = 100
-    budget_seconds: float = 570.0  # figures not started by then are skipped
+    # settings of the recovery tier: empty = the defaults the figure is about (smoke: short)
+    recovery_env: tuple[tuple[str, str], ...] = ()
+    budget_seconds: float = 660.0  # figures not started by then are skipped
 
     def with_rounds(self, rounds: int) -> Sizes:
         """The same sizes with another round count."""
@@ -54,5 +56,10 @@ SMOKE = Sizes(
     download_min_bytes=0,
     download_reads=1,
     rss_after_jobs=0,
+    recovery_env=(
+        ("LEASE_SECONDS", "3"),
+        ("HEARTBEAT_SECONDS", "0.5"),
+        ("SUPERVISOR_INTERVAL_SECONDS", "1"),
+    ),
     budget_seconds=150.0,
 )

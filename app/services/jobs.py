@@ -37,7 +37,8 @@ from app.tasks.celery_app import TRAIN_TASK, TRAINING_QUEUE
 log = logging.getLogger(__name__)
 
 BROKER_ERRORS = (OperationalError, RedisError, OSError)
-PUBLISH_RETRY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
+# One quick retry: a hung or dead Redis must give a 503 within seconds, not hold a thread.
+PUBLISH_RETRY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.5}
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 
 

@@ -2,7 +2,8 @@
 
 Whoever ends a job publishes on ``tensorfleet:job:<id>``; a waiter subscribes
 *before* re-reading the job, so an end between the two is never missed. The
-job document stays the truth: the message only says "look again".
+job document stays the truth: the message only says "look again". With Redis
+unreachable the wait falls back to re-reading the job every ``RECHECK_SECONDS``.
 """
 
 from __future__ import annotations
@@ -44,13 +45,28 @@ def wait_for_job_end(
     if done(job) or seconds <= 0:
         return job
     deadline = time.monotonic() + seconds
-    with client.pubsub(ignore_subscribe_messages=True) as pubsub:
-        pubsub.subscribe(channel(job_id))
-        job = load()
-        while not done(job):
-            left = deadline - time.monotonic()
-            if left <= 0:
-                break
-            pubsub.get_message(timeout=min(left, RECHECK_SECONDS))
+    try:
+        with client.pubsub(ignore_subscribe_messages=True) as pubsub:
+            pubsub.subscribe(channel(job_id))
             job = load()
+            while not done(job):
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                pubsub.get_message(timeout=min(left, RECHECK_SECONDS))
+                job = load()
+    except redis.RedisError as exc:
+        log.warning("waiting for job %s without Redis (%s): polling MongoDB", job_id, exc)
+        job = _poll(deadline, load, done)
+    return job
+
+
+def _poll(
+    deadline: float, load: Callable[[], dict[str, Any]], done: Callable[[dict[str, Any]], bool]
+) -> dict[str, Any]:
+    """Re-read the job every ``RECHECK_SECONDS`` until ``done`` or the deadline."""
+    job = load()
+    while not done(job) and (left := deadline - time.monotonic()) > 0:
+        time.sleep(min(left, RECHECK_SECONDS))
+        job = load()
     return job

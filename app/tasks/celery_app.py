@@ -45,6 +45,7 @@ def create_celery(settings: Settings) -> TensorFleetCelery:
         # a dead pool process: its job is requeued through MongoDB (app.tasks.train), and
         # the message acknowledged, so a live-lease redelivery never races the requeue
         task_reject_on_worker_lost=False,
+        worker_lost_wait=1.0,  # notice a dead pool process within a second, not ten
         worker_prefetch_multiplier=1,
         task_soft_time_limit=settings.job_soft_time_limit,
         task_time_limit=settings.job_hard_time_limit,

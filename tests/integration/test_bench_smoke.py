@@ -24,6 +24,7 @@ FIGURES = {
     "vs_mlflow",
     "worker_rss_mb",
     "api_rss_mb",
+    "recovery_after_worker_kill",
 }
 KEYS = {"name", "value", "unit", "baseline", "ratio", "goal", "ok"}
 

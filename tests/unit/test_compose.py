@@ -24,8 +24,8 @@ DOCKERFILE = ROOT / "Dockerfile"
 DASHBOARD = ROOT / "deploy/grafana/dashboards/tensorfleet.json"
 DATASOURCE = "deploy/grafana/provisioning/datasources/prometheus.yml"
 
-REQUIRED_SERVICES = {"api", "worker", "redis", "mongodb", "flower", "prometheus", "grafana"}
-APP_SERVICES = ("init", "api", "worker", "flower")  # one image, built from ./Dockerfile
+REQUIRED_SERVICES = {"api", "worker", "beat", "redis", "mongodb", "flower", "prometheus", "grafana"}
+APP_SERVICES = ("init", "api", "worker", "beat", "flower")  # one image, built from ./Dockerfile
 PUBLISHED = {"api": 8000, "flower": 5555, "prometheus": 9090, "grafana": 3000}
 SAMPLE_ENV = {
     "REDIS_PASSWORD": "redis-secret",
@@ -520,3 +520,16 @@ def test_dockerignore_keeps_secrets_out_and_the_runtime_in() -> None:
     patterns = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines()}
     assert {".env", ".git", ".venv"} <= patterns
     assert not {"app", "datasets", "worker.py", "requirements.txt", "gunicorn.conf.py"} & patterns
+
+
+def test_beat_serves_the_supervisor_queue_and_workers_hand_back_within_their_stop_grace(
+    rendered: dict,
+) -> None:
+    services = rendered
+    beat = " ".join(services["beat"]["command"])
+    assert "worker -B -Q supervisor" in beat and "-c 1" in beat
+    assert "deploy" not in services["beat"] or services["beat"]["deploy"].get("replicas", 1) == 1
+    worker = services["worker"]
+    grace = int(worker["environment"]["WORKER_SHUTDOWN_GRACE_SECONDS"])
+    stop = worker["stop_grace_period"]
+    assert stop.endswith("m") and grace < int(stop[:-1]) * 60
