@@ -118,3 +118,17 @@ def api(stack: LocalStack) -> Iterator[ApiClient]:
     with requests.Session() as session:
         session.headers.update(auth_headers(stack.admin_key))
         yield ApiClient(session, stack.api_url)
+
+
+@pytest.fixture
+def in_process_clients() -> Iterator[None]:
+    """Close the per-process MongoDB/Redis clients an in-process app creates (no leaks)."""
+    from app.storage import mongo as mongo_module
+    from app.storage import redis as redis_module
+
+    caches = (mongo_module._clients, redis_module._clients)
+    before = [set(cache) for cache in caches]
+    yield
+    for cache, known in zip(caches, before, strict=True):
+        for key in set(cache) - known:
+            cache.pop(key).close()

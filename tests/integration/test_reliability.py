@@ -8,7 +8,7 @@ import os
 import signal
 import socket
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -53,20 +53,6 @@ def dead_url(scheme: str) -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"{scheme}://127.0.0.1:{port}"
-
-
-@pytest.fixture
-def in_process_clients() -> Iterator[None]:
-    """Close the per-process MongoDB/Redis clients an in-process app creates (no leaks)."""
-    from app.storage import mongo as mongo_module
-    from app.storage import redis as redis_module
-
-    caches = (mongo_module._clients, redis_module._clients)
-    before = [set(cache) for cache in caches]
-    yield
-    for cache, known in zip(caches, before, strict=True):
-        for key in set(cache) - known:
-            cache.pop(key).close()
 
 
 @pytest.mark.usefixtures("in_process_clients")

@@ -54,20 +54,6 @@ def overwrite_chunk(db: Any, file_id: Any, n: int, data: bytes) -> None:
     db["fs.chunks"].insert_many(chunks)
 
 
-@pytest.fixture
-def in_process_clients() -> Iterator[None]:
-    """Close the MongoDB/Redis clients an in-process app creates (no leaks)."""
-    from app.storage import mongo as mongo_module
-    from app.storage import redis as redis_module
-
-    caches = (mongo_module._clients, redis_module._clients)
-    before = [set(cache) for cache in caches]
-    yield
-    for cache, known in zip(caches, before, strict=True):
-        for key in set(cache) - known:
-            cache.pop(key).close()
-
-
 def _key(api: Any, *scopes: str, **fields: Any) -> dict[str, Any]:
     body = {"name": unique("key"), "scopes": list(scopes), **fields}
     response = api.post("/api/v1/keys", json=body)
