@@ -11,6 +11,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.datastructures import FileStorage
 
 from app.config import make_settings
+from app.serving.cache import ModelCache
 from app.storage.signing import Signer
 
 
@@ -44,6 +45,7 @@ def create_app(overrides: dict[str, Any] | None = None, **services: Any) -> Flas
     app.config["MAX_CONTENT_LENGTH"] = int(settings.max_upload_mb * 1024 * 1024)
     app.extensions["tensorfleet.settings"] = settings
     app.extensions["tensorfleet.signer"] = Signer.from_settings(settings)
+    app.extensions["tensorfleet.model_cache"] = ModelCache(int(settings.model_cache_mb * 2**20))
     app.extensions["tensorfleet.celery"] = services.get("celery") or create_celery(settings)
     app.extensions["tensorfleet.db"] = services.get("db")
     app.extensions["tensorfleet.redis"] = services.get("redis")

@@ -130,6 +130,16 @@ class Settings(BaseSettings):
         description="Reverse proxies in front of the API whose X-Forwarded-For is trusted for the"
         " client address (0: use the TCP peer).",
     )
+    model_cache_mb: float = Field(
+        512.0, gt=0, description="Bytes of models each serving process keeps loaded (LRU)."
+    )
+    predict_max_rows: int = Field(
+        10_000, ge=1, le=1_000_000, description="Rows one prediction request may carry (413)."
+    )
+    protected_aliases: str = Field(
+        "champion,production",
+        description="Comma-separated aliases only an admin key may move or remove.",
+    )
     idempotency_hours: float = Field(
         24, gt=0, description="How long an Idempotency-Key and its response are kept."
     )
@@ -142,6 +152,11 @@ class Settings(BaseSettings):
 
         parse_many(value)  # ValueError for a malformed limit
         return value
+
+    @property
+    def protected_alias_names(self) -> frozenset[str]:
+        """``PROTECTED_ALIASES`` as a set."""
+        return frozenset(a.strip() for a in self.protected_aliases.split(",") if a.strip())
 
     @property
     def visibility_timeout(self) -> int:

@@ -14,6 +14,7 @@ records ``job_error_type`` on a failed job.
     ├── ConflictError           409 conflict
     │   └── IntegrityError      409 integrity_error    (a stored file fails its signature)
     ├── UnprocessableError      422 unprocessable      (e.g. an Idempotency-Key reused)
+    ├── PayloadTooLargeError    413 payload_too_large  (too many rows to predict at once)
     ├── UnsupportedMediaError   415 unsupported_media_type
     ├── ServiceUnavailableError 503 service_unavailable (Redis or MongoDB down)
     ├── ResourceLimitError      (worker only: a job outgrew JOB_MEMORY_LIMIT_MB)
@@ -59,6 +60,13 @@ class DataError(ValidationError):
 
     code = "invalid_data"
     job_error_type = "data"
+
+
+class PayloadTooLargeError(TensorFleetError):
+    """The request asks for more than a request may (e.g. rows to predict)."""
+
+    code = "payload_too_large"
+    http_status = 413
 
 
 class UnsupportedMediaError(TensorFleetError):

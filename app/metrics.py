@@ -41,6 +41,29 @@ INTEGRITY_FAILURES = Counter(
 for _kind in ("model", "dataset"):  # known label values start at 0, so rate() sees the first
     INTEGRITY_FAILURES.labels(_kind)
 
+# -- serving (in the API and the inference service) --------------------------------------
+PREDICTIONS = Counter(
+    "tensorfleet_predictions_total",
+    "Prediction requests answered, by model name and outcome (served, failed).",
+    ["model_name", "outcome"],
+)
+PREDICT_DURATION = Histogram(
+    "tensorfleet_predict_duration_seconds",
+    "Time to answer a prediction request, by engine.",
+    ["engine"],
+    buckets=(0.0005, 0.001, 0.002, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
+MODEL_CACHE_EVENTS = Counter(
+    "tensorfleet_model_cache_events_total", "Model cache hits, misses and evictions.", ["event"]
+)
+MODEL_CACHE_BYTES = Gauge(
+    "tensorfleet_model_cache_bytes",
+    "Bytes of models held in this process's cache.",
+    multiprocess_mode="livesum",
+)
+for _event in ("hit", "miss", "eviction"):
+    MODEL_CACHE_EVENTS.labels(_event)
+
 # -- workers -----------------------------------------------------------------------------
 TASK_DURATION = Histogram(
     "tensorfleet_worker_task_duration_seconds",
@@ -91,6 +114,10 @@ _COLLECTORS = (
     MODEL_LISTINGS,
     JOBS_SUBMITTED,
     INTEGRITY_FAILURES,
+    PREDICTIONS,
+    PREDICT_DURATION,
+    MODEL_CACHE_EVENTS,
+    MODEL_CACHE_BYTES,
     TASK_DURATION,
     MODELS_TRAINED,
     MODEL_SCORE,

@@ -21,9 +21,19 @@
     GET     /api/v1/datasets/<name>/versions      datasets.list_dataset_versions
     DELETE  /api/v1/datasets/<name>?version=      datasets.delete_dataset_view  204, admin
     GET     /api/v1/models                        models.list_models
-    GET     /api/v1/models/<model_id>             models.get_model
-    GET     /api/v1/models/<model_id>/download    models.download_model     streamed
-    DELETE  /api/v1/models/<model_id>             models.delete_model       204
+    GET     /api/v1/models/<ref>                  models.get_model          any model reference
+    PATCH   /api/v1/models/<ref>                  models.patch_model        tags, description
+    GET     /api/v1/models/<ref>/download         models.download_model     streamed
+    DELETE  /api/v1/models/<ref>                  models.delete_model       204, admin
+    GET     /api/v1/models/<name>/aliases         models.list_aliases       ?history=true
+    PUT     /api/v1/models/<name>/aliases/<alias> models.put_alias          move, gate
+    DELETE  /api/v1/models/<name>/aliases/<alias> models.delete_alias       204
+    POST    /api/v1/models/<ref>/predict          predictions.predict_rows  MLflow formats, CSV
+    GET     /v2/health/ready                      inference_v2.server_ready Open Inference v2
+    GET     /v2/models/<name>                     inference_v2.model_metadata
+    GET     /v2/models/<name>/ready               inference_v2.model_ready
+    POST    /v2/models/<name>/infer               inference_v2.infer
+    POST    /v2/models/<name>/versions/<version>/infer  inference_v2.infer_version
     GET     /api/v1/algorithms                    algorithms.list_algorithms_view
     GET     /api/v1/algorithms/<name>             algorithms.get_algorithm_view
     GET     /api/v1/statistics                    statistics.get_statistics
@@ -46,7 +56,19 @@ from __future__ import annotations
 from flask import Flask, redirect
 from werkzeug.wrappers import Response
 
-from app.api import algorithms, audit, datasets, docs, health, jobs, keys, models, statistics
+from app.api import (
+    algorithms,
+    audit,
+    datasets,
+    docs,
+    health,
+    inference_v2,
+    jobs,
+    keys,
+    models,
+    predictions,
+    statistics,
+)
 from app.api.bodies import check_request_body
 from app.api.errors import register_error_handlers
 from app.api.metrics import install_metrics
@@ -57,6 +79,8 @@ BLUEPRINTS = (
     (jobs.bp, f"{API}/jobs"),
     (datasets.bp, f"{API}/datasets"),
     (models.bp, f"{API}/models"),
+    (predictions.bp, f"{API}/models"),
+    (inference_v2.bp, "/v2"),
     (algorithms.bp, f"{API}/algorithms"),
     (statistics.bp, f"{API}/statistics"),
     (keys.bp, f"{API}/keys"),

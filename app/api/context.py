@@ -11,6 +11,7 @@ from pymongo.database import Database
 
 from app.config import Settings
 from app.services.keys import Principal
+from app.serving.cache import ModelCache
 from app.storage.mongo import get_database
 from app.storage.redis import get_redis
 from app.storage.signing import Signer
@@ -30,6 +31,11 @@ def db() -> Database:
 def signer() -> Signer:
     """Signs and verifies stored files with ``ARTIFACT_SIGNING_KEY``."""
     return current_app.extensions["tensorfleet.signer"]
+
+
+def model_cache() -> ModelCache:
+    """This process's cache of loaded models."""
+    return current_app.extensions["tensorfleet.model_cache"]
 
 
 def celery() -> Celery:

@@ -1,4 +1,7 @@
-"""Models: the registry's metadata, file downloads and deletes."""
+"""Models: the registry's metadata (by any reference), aliases, tags, downloads and deletes.
+
+A ``<ref>`` is a model id, ``<name>@<alias>``, ``<name>@v<version>`` or ``<name>@latest``.
+"""
 
 from __future__ import annotations
 
@@ -7,11 +10,13 @@ from spectree import Response as Spec
 from werkzeug.wrappers import Response
 
 from app.api import context
-from app.api.schemas import ErrorBody, ModelListQuery
+from app.api.schemas import AliasListQuery, AliasMove, ErrorBody, ModelListQuery, ModelPatch
 from app.api.spec import scope, spec
 from app.metrics import MODEL_DOWNLOADS, MODEL_LISTINGS
+from app.services import registry
 from app.services.models import open_download
-from app.storage.models import ModelRepository, public_model
+from app.storage.aliases import AliasRepository, public_alias, public_alias_event
+from app.storage.models import public_model
 
 bp = Blueprint("models", __name__)
 
@@ -19,36 +24,65 @@ bp = Blueprint("models", __name__)
 @bp.get("")
 @spec.validate(query=ModelListQuery, tags=["models"], security=scope("read"))
 def list_models() -> dict:
-    """Models: `?name=&algorithm=&dataset=&page=&limit=&sort=` (default newest first)."""
+    """Models: `?name=&algorithm=&dataset=&alias=&tag.<key>=<value>&min_score=&created_after=
+    &created_before=&page=&limit=&sort=` (default newest first); each with its aliases."""
     query = context.parsed().query
-    filters = {"name": query.name, "algorithm": query.algorithm, "dataset_name": query.dataset}
-    page = ModelRepository(context.db()).list(filters, query.sort, query.page, query.limit)
+    page = registry.search(
+        context.db(),
+        filters={"name": query.name, "algorithm": query.algorithm, "dataset_name": query.dataset},
+        alias=query.alias,
+        tags=query.tags,
+        min_score=query.min_score,
+        created_after=query.created_after,
+        created_before=query.created_before,
+        sort=query.sort,
+        page=query.page,
+        limit=query.limit,
+    )
     MODEL_LISTINGS.inc()
     return page.as_json(public_model)
 
 
-@bp.get("/<model_id>")
+@bp.get("/<ref>")
 @spec.validate(resp=Spec(HTTP_404=ErrorBody), tags=["models"], security=scope("read"))
-def get_model(model_id: str) -> dict:
-    """One model's metadata: version, metrics, effective hyperparameters, lineage."""
-    return public_model(ModelRepository(context.db()).get(model_id))
+def get_model(ref: str) -> dict:
+    """One model version: `GET /api/v1/models/churn@champion` (or an id, `churn@v3`,
+    `churn@latest`): version, metrics, hyperparameters, lineage, aliases, tags."""
+    db = context.db()
+    return public_model(registry.describe(db, registry.resolve(db, ref)))
 
 
-@bp.get("/<model_id>/download")
+@bp.patch("/<ref>")
+@spec.validate(
+    json=ModelPatch,
+    resp=Spec(HTTP_400=ErrorBody, HTTP_404=ErrorBody),
+    tags=["models"],
+    security=scope("train"),
+)
+def patch_model(ref: str) -> dict:
+    """Set tags (`{"tags": {"team": "risk", "old": null}}`: null removes) or the description."""
+    db = context.db()
+    model = registry.patch_model(db, ref, context.parsed().json)
+    return public_model(registry.describe(db, model))
+
+
+@bp.get("/<ref>/download")
 @spec.validate(
     resp=Spec(HTTP_404=ErrorBody, HTTP_409=ErrorBody), tags=["models"], security=scope("read")
 )
-def download_model(model_id: str) -> Response:
+def download_model(ref: str) -> Response:
     """The model's joblib file, streamed from GridFS and verified against its signature.
 
-    `curl -OJ .../api/v1/models/<id>/download` saves `<name>-v<version>.joblib`; its
+    `curl -OJ .../api/v1/models/<ref>/download` saves `<name>-v<version>.joblib`; its
     SHA-256 is in `Repr-Digest` and `X-Checksum-SHA256`. A file changed in storage is
     refused (409 `integrity_error`) and the model quarantined. Load joblib files only
     from a server you trust.
     """
     # A plain werkzeug Response, not a flask.Response: spectree calls get_data() on a
     # flask.Response, which would read the whole file into memory before sending it.
-    download = open_download(context.db(), context.signer(), model_id, context.request_id())
+    db = context.db()
+    model = registry.resolve(db, ref)
+    download = open_download(db, context.signer(), model["_id"], context.request_id())
     MODEL_DOWNLOADS.inc()
     return Response(
         stream_with_context(download.chunks),
@@ -63,11 +97,57 @@ def download_model(model_id: str) -> Response:
     )
 
 
-@bp.delete("/<model_id>")
+@bp.delete("/<ref>")
 @spec.validate(
-    resp=Spec(HTTP_204=None, HTTP_404=ErrorBody), tags=["models"], security=scope("admin")
+    resp=Spec(HTTP_204=None, HTTP_404=ErrorBody, HTTP_409=ErrorBody),
+    tags=["models"],
+    security=scope("admin"),
 )
-def delete_model(model_id: str) -> tuple[str, int]:
-    """Delete a model: its document and its GridFS file. Its version number is not reused."""
-    ModelRepository(context.db()).delete(model_id)
+def delete_model(ref: str) -> tuple[str, int]:
+    """Delete a version (document and file); 409 while an alias points at it. Its version
+    number is not reused."""
+    registry.delete_version(context.db(), ref)
+    return "", 204
+
+
+@bp.get("/<name>/aliases")
+@spec.validate(query=AliasListQuery, tags=["models"], security=scope("read"))
+def list_aliases(name: str) -> dict:
+    """The current aliases of model `name`, or `?history=true` every move, newest first."""
+    query, repo = context.parsed().query, AliasRepository(context.db())
+    if query.history:
+        return repo.history(name, query.page, query.limit).as_json(public_alias_event)
+    items = [public_alias(doc) for doc in repo.of_model(name)]
+    return {"items": items, "page": 1, "limit": len(items), "total": len(items)}
+
+
+@bp.put("/<name>/aliases/<alias>")
+@spec.validate(
+    json=AliasMove,
+    resp=Spec(HTTP_400=ErrorBody, HTTP_403=ErrorBody, HTTP_404=ErrorBody, HTTP_409=ErrorBody),
+    tags=["models"],
+    security=scope("train"),
+)
+def put_alias(name: str, alias: str) -> dict:
+    """Move (or create) an alias: `PUT .../models/churn/aliases/champion {"version": 4,
+    "gate": {"metric": "f1_macro", "min_delta": 0.0}}`; the gate refuses (409, naming both
+    scores) a version that scores worse than the one the alias holds. Protected aliases
+    (`PROTECTED_ALIASES`) need the admin scope."""
+    protected = context.settings().protected_alias_names
+    moved = registry.move_alias(
+        context.db(), name, alias, context.parsed().json, context.principal(), protected
+    )
+    return public_alias(moved)
+
+
+@bp.delete("/<name>/aliases/<alias>")
+@spec.validate(
+    resp=Spec(HTTP_204=None, HTTP_403=ErrorBody, HTTP_404=ErrorBody),
+    tags=["models"],
+    security=scope("train"),
+)
+def delete_alias(name: str, alias: str) -> tuple[str, int]:
+    """Remove an alias (protected ones need the admin scope)."""
+    protected = context.settings().protected_alias_names
+    registry.remove_alias(context.db(), name, alias, context.principal(), protected)
     return "", 204

@@ -5,13 +5,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from app.services.jobs import NAME_PATTERN, JobRequest
 from app.services.keys import KeyRequest
+from app.services.registry import AliasMove, ModelPatch
 from app.statuses import JobStatus
 
-__all__ = ["JobRequest", "KeyRequest"]  # request bodies that are the services' own models
+__all__ = [
+    "AliasMove",
+    "JobRequest",
+    "KeyRequest",
+    "ModelPatch",
+]  # request bodies that are the services' own models
 
 
 class PageQuery(BaseModel):
@@ -41,14 +47,38 @@ class JobGetQuery(BaseModel):
 
 
 class ModelListQuery(PageQuery):
-    """Filters and order of ``GET /api/v1/models``."""
+    """Filters and order of ``GET /api/v1/models``; ``tag.<key>=<value>`` filters by tag."""
+
+    model_config = ConfigDict(extra="allow")
 
     name: str | None = None
     algorithm: str | None = None
     dataset: str | None = None
+    alias: str | None = Field(None, description="Only versions this alias points at.")
+    min_score: float | None = Field(None, ge=-1e12, le=1e12)
+    created_after: datetime | None = None
+    created_before: datetime | None = None
     sort: Literal["-created_at", "created_at", "-score", "score", "name", "-version"] = (
         "-created_at"
     )
+
+    @model_validator(mode="after")
+    def _only_tag_extras(self) -> ModelListQuery:
+        for key in self.model_extra or {}:
+            if not key.startswith("tag.") or len(key) == 4:
+                raise ValueError(f"unknown query parameter {key!r}")
+        return self
+
+    @property
+    def tags(self) -> dict[str, str]:
+        """The ``tag.<key>=<value>`` filters."""
+        return {k[4:]: str(v) for k, v in (self.model_extra or {}).items()}
+
+
+class AliasListQuery(PageQuery):
+    """``?history=true``: the append-only history instead of the current aliases."""
+
+    history: bool = False
 
 
 class DatasetGetQuery(BaseModel):

@@ -25,6 +25,8 @@ from app.errors import DataError, ValidationError
 from app.ml.hyperparameters import validate_hyperparameters
 from app.ml.metrics import classification_metrics, regression_metrics, to_jsonable
 from app.ml.preprocessing import (
+    CATEGORICAL,
+    NUMERIC,
     build_preprocessor,
     is_numeric,
     required_features,
@@ -55,6 +57,7 @@ class TrainingResult:
     features: list[str]
     classes: list | None
     hyperparameters: dict[str, Any]
+    feature_types: dict[str, str]  # "numeric" or "categorical", as the preprocessing treats it
 
 
 def library_versions() -> dict[str, str]:
@@ -96,7 +99,8 @@ def train_pipeline(
     progress("fitting", 30)
     metrics = _fit_and_evaluate(pipeline, task, (X_train, X_test, y_train, y_test), progress)
     classes = [to_jsonable(c) for c in pipeline.classes_] if task == "classification" else None
-    return TrainingResult(pipeline, metrics, features, classes, effective)
+    types = {f: NUMERIC if is_numeric(X[f]) else CATEGORICAL for f in features}
+    return TrainingResult(pipeline, metrics, features, classes, effective, types)
 
 
 def _fit_and_evaluate(pipeline: Pipeline, task: str, parts: tuple, progress: Progress) -> dict:

@@ -152,6 +152,7 @@ class TrainingRun:
             "metrics": result.metrics,
             "score": headline_score(job["task"], result.metrics),
             "features": result.features,
+            "feature_types": result.feature_types,
             "classes": result.classes,
             **library_versions(),
         }

@@ -10,6 +10,7 @@ and a deleted version number is never reused. The document's shape lives here:
 
 from __future__ import annotations
 
+import builtins
 from typing import Any
 
 from bson import ObjectId
@@ -59,6 +60,8 @@ def new_model_document(
         "task": job["task"],
         "job_id": job["_id"],
         **file,
+        "tags": {},
+        "description": "",
         "created_at": utcnow(),
     }
 
@@ -68,6 +71,9 @@ def public_model(doc: dict[str, Any]) -> dict[str, Any]:
     body = {key: value for key, value in doc.items() if key not in ("_id", "file_id")}
     return {
         "model_id": doc["_id"],
+        "tags": {},
+        "description": "",
+        "aliases": [],
         **body,
         "file_id": str(doc["file_id"]),
         "download_url": f"/api/v1/models/{doc['_id']}/download",
@@ -121,10 +127,39 @@ class ModelRepository:
             raise NotFoundError(f"Model '{model_id}' not found.", {"model_id": model_id})
         return model
 
-    def list(self, filters: dict[str, Any], sort: str, page: int, limit: int) -> Page:
-        """Models matching ``filters`` in one of the ``SORTS`` orders."""
-        query = {key: value for key, value in filters.items() if value is not None}
+    def find(self, model_id: str) -> dict[str, Any] | None:
+        """The model document or None."""
+        return self._models.find_one({"_id": model_id})
+
+    def find_version(self, name: str, version: int) -> dict[str, Any] | None:
+        """Version ``version`` of model ``name``, or None."""
+        return self._models.find_one({"name": name, "version": version})
+
+    def latest(self, name: str) -> dict[str, Any] | None:
+        """The highest version of model ``name``, or None."""
+        return next(iter(self._models.find({"name": name}).sort("version", -1).limit(1)), None)
+
+    def versions(self, name: str) -> builtins.list[int]:
+        """Every version number of model ``name``, ascending."""
+        docs = self._models.find({"name": name}, {"version": 1}).sort("version", 1)
+        return [int(doc["version"]) for doc in docs]
+
+    def find_page(self, query: dict[str, Any], sort: str, page: int, limit: int) -> Page:
+        """Models matching the MongoDB ``query`` in one of the ``SORTS`` orders."""
         return find_page(self._models, query, SORTS[sort], page, limit)
+
+    def update_labels(
+        self, model_id: str, tags: dict[str, str], description: str
+    ) -> dict[str, Any]:
+        """Set a model's tags and description; the model after."""
+        doc = self._models.find_one_and_update(
+            {"_id": model_id},
+            {"$set": {"tags": tags, "description": description}},
+            return_document=ReturnDocument.AFTER,
+        )
+        if doc is None:
+            raise NotFoundError(f"Model '{model_id}' not found.", {"model_id": model_id})
+        return doc
 
     def quarantine(self, model: dict[str, Any], reason: str) -> None:
         """Mark a model whose file failed verification: it is refused from now on."""

@@ -133,6 +133,7 @@ class Scenario:
     job_ids: list[str] = field(default_factory=list)
     listings: int = 0
     downloads: int = 0
+    predictions: int = 0
     api_after: Scrape | None = None
     workers_after: Scrape | None = None
 
@@ -210,6 +211,11 @@ def scenario(stack: LocalStack) -> Iterator[Scenario]:
         response = download(api, page["items"][0]["model_id"])
         assert response.status_code == 200 and response.content
         done.downloads += 1
+        features = page["items"][0]["features"]
+        rows = {"dataframe_split": {"columns": features, "data": [[5.0] * len(features)]}}
+        predicted = api.post(f"/api/v1/models/{page['items'][0]['model_id']}/predict", json=rows)
+        assert predicted.status_code == 200, predicted.text
+        done.predictions += 1
         done.api_after, done.workers_after = scrape_api(stack), scrape_workers(stack)
         yield done
 
@@ -235,7 +241,7 @@ def test_request_counter_and_histogram_use_the_url_rule(scenario: Scenario) -> N
     cancel_rule = JOB_ENDPOINT + "/cancel"
     cancels = delta(before, after, name, method="POST", endpoint=cancel_rule, status="202")
     assert cancels == 1 + len(scenario.cancelled_running)
-    download_rule = "/api/v1/models/<model_id>/download"
+    download_rule = "/api/v1/models/<ref>/download"
     assert delta(before, after, name, endpoint=download_rule, status="200") == scenario.downloads
     endpoints = {labels["endpoint"] for labels in after.series(name)}
     assert "/metrics" not in endpoints, "scrapes must not count themselves"

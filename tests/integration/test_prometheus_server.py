@@ -54,7 +54,12 @@ def local_config(stack: LocalStack, own_port: int) -> dict[str, Any]:
         "tensorfleet-worker": [host_port(url) for url in stack.metrics_urls],
         "prometheus": [f"127.0.0.1:{own_port}"],
     }
-    assert {job["job_name"] for job in config["scrape_configs"]} == set(targets)
+    names = {job["job_name"] for job in config["scrape_configs"]}
+    assert names == {*targets, "tensorfleet-inference"}
+    # the local stack serves predictions from its API: no separate inference service
+    config["scrape_configs"] = [
+        job for job in config["scrape_configs"] if job["job_name"] != "tensorfleet-inference"
+    ]
     for job in config["scrape_configs"]:
         job.pop("dns_sd_configs", None)
         job["static_configs"] = [{"targets": targets[job["job_name"]]}]

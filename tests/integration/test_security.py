@@ -152,7 +152,7 @@ def test_one_audit_record_per_mutating_and_per_refused_call(stack: LocalStack, a
     assert records["total"] == 4, calls
     assert ("GET", "/api/v1/keys", 403) in calls and (
         "DELETE",
-        "/api/v1/models/<model_id>",
+        "/api/v1/models/<ref>",
         403,
     ) in calls
     created = next(r for r in records["items"] if r["route"] == "/api/v1/jobs")

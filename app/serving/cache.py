@@ -1,0 +1,62 @@
+"""The model cache of a serving process: least recently used, bounded by bytes.
+
+Each model is loaded once (``load_verified_model``), even when many requests ask
+for it at the same time (a lock per model id); a model is counted at its file's
+size. Models are immutable, so an entry never goes stale; aliases are resolved
+before the cache, on every request, so an alias move takes effect at once.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from typing import Any
+
+from app.metrics import MODEL_CACHE_BYTES, MODEL_CACHE_EVENTS
+
+
+class ModelCache:
+    """``get(model, load)``: the loaded model of ``model`` (a document), loading it once."""
+
+    def __init__(self, max_bytes: int) -> None:
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[str, tuple[Any, int]] = OrderedDict()
+        self._lock = threading.Lock()
+        self._loading: dict[str, threading.Lock] = {}
+        self.bytes = 0
+
+    def get(self, model: dict[str, Any], load: Callable[[], Any]) -> Any:
+        """The loaded ``model``; ``load()`` runs only if it is not cached (once at a time)."""
+        key = model["_id"]
+        with self._lock:
+            if key in self._entries:
+                self._entries.move_to_end(key)
+                MODEL_CACHE_EVENTS.labels("hit").inc()
+                return self._entries[key][0]
+            loading = self._loading.setdefault(key, threading.Lock())
+        with loading:
+            with self._lock:  # loaded by another thread while we waited
+                if key in self._entries:
+                    MODEL_CACHE_EVENTS.labels("hit").inc()
+                    return self._entries[key][0]
+            MODEL_CACHE_EVENTS.labels("miss").inc()
+            value = load()
+            self._put(key, value, int(model.get("size_bytes") or 0))
+        with self._lock:
+            self._loading.pop(key, None)
+        return value
+
+    def _put(self, key: str, value: Any, size: int) -> None:
+        with self._lock:
+            self._entries[key] = (value, size)
+            self.bytes += size
+            while self.bytes > self.max_bytes and len(self._entries) > 1:
+                _, (_, evicted) = self._entries.popitem(last=False)
+                self.bytes -= evicted
+                MODEL_CACHE_EVENTS.labels("eviction").inc()
+            MODEL_CACHE_BYTES.set(self.bytes)
+
+    def __contains__(self, model_id: str) -> bool:
+        with self._lock:
+            return model_id in self._entries
