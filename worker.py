@@ -1,4 +1,4 @@
-"""The Celery worker entry point: ``celery -A worker worker -Q training``.
+"""The Celery worker entry point: ``celery -A worker worker -Q training,prediction``.
 
 Beat and the supervisor: ``celery -A worker worker -B -Q supervisor -c 1``.
 """

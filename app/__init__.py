@@ -12,6 +12,8 @@ from werkzeug.datastructures import FileStorage
 
 from app.config import make_settings
 from app.serving.cache import ModelCache
+from app.serving.prediction_log import PredictionLog
+from app.storage.mongo import get_database
 from app.storage.signing import Signer
 
 
@@ -46,6 +48,10 @@ def create_app(overrides: dict[str, Any] | None = None, **services: Any) -> Flas
     app.extensions["tensorfleet.settings"] = settings
     app.extensions["tensorfleet.signer"] = Signer.from_settings(settings)
     app.extensions["tensorfleet.model_cache"] = ModelCache(int(settings.model_cache_mb * 2**20))
+    injected_db = services.get("db")
+    app.extensions["tensorfleet.prediction_log"] = PredictionLog(
+        settings, lambda: injected_db if injected_db is not None else get_database(settings)
+    )
     app.extensions["tensorfleet.celery"] = services.get("celery") or create_celery(settings)
     app.extensions["tensorfleet.db"] = services.get("db")
     app.extensions["tensorfleet.redis"] = services.get("redis")

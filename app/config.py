@@ -136,6 +136,21 @@ class Settings(BaseSettings):
     predict_max_rows: int = Field(
         10_000, ge=1, le=1_000_000, description="Rows one prediction request may carry (413)."
     )
+    onnx_export: bool = Field(
+        True, description="Convert each trained pipeline to ONNX (kept only if parity passes)."
+    )
+    prediction_log_sample: float = Field(
+        1.0, ge=0, le=1, description="Share of online prediction requests recorded (0 = none)."
+    )
+    prediction_log_days: float = Field(
+        30, gt=0, description="Days a recorded prediction is kept (a TTL index)."
+    )
+    prediction_log_batch: int = Field(
+        200, ge=1, le=10_000, description="Records the prediction log inserts at a time."
+    )
+    batch_predict_chunk_rows: int = Field(
+        50_000, ge=100, le=10_000_000, description="Rows a batch prediction job scores at a time."
+    )
     protected_aliases: str = Field(
         "champion,production",
         description="Comma-separated aliases only an admin key may move or remove.",

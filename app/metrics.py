@@ -63,6 +63,13 @@ MODEL_CACHE_BYTES = Gauge(
 )
 for _event in ("hit", "miss", "eviction"):
     MODEL_CACHE_EVENTS.labels(_event)
+PREDICTION_LOG_RECORDS = Counter(
+    "tensorfleet_prediction_log_records_total",
+    "Prediction log records written, dropped (buffer full) or whose insert failed.",
+    ["event"],
+)
+for _event in ("written", "dropped", "insert_failed"):
+    PREDICTION_LOG_RECORDS.labels(_event)
 
 # -- workers -----------------------------------------------------------------------------
 TASK_DURATION = Histogram(

@@ -28,6 +28,7 @@ import redis
 import requests
 from pymongo.errors import PyMongoError
 
+from app.tasks.celery_app import WORKER_QUEUES
 from localstack.config import StackConfig
 from localstack.credentials import StackSecrets, redis_config, resolve
 from localstack.process import (
@@ -216,7 +217,8 @@ class LocalStack:
             self._bootstrap()
         celery = [str(self._bin("celery")), "-A", CELERY_APP]
         for i in range(self._worker_count):
-            argv = [*celery, "worker", "-Q", "training", "-c", "1", "--prefetch-multiplier", "1"]
+            queues = ",".join(WORKER_QUEUES)
+            argv = [*celery, "worker", "-Q", queues, "-c", "1", "--prefetch-multiplier", "1"]
             argv += ["-n", f"worker{i}@%h", "--loglevel", "INFO"]
             self._spawn(
                 f"worker{i}",

@@ -15,6 +15,7 @@
     GET     /api/v1/jobs                          jobs.list_jobs
     GET     /api/v1/jobs/<job_id>?wait=           jobs.get_job              long polling
     POST    /api/v1/jobs/<job_id>/cancel          jobs.cancel_job           202
+    GET     /api/v1/jobs/<job_id>/output          jobs.download_output      batch predictions' CSV
     POST    /api/v1/datasets                      datasets.create_dataset   201 + Location
     GET     /api/v1/datasets                      datasets.list_datasets
     GET     /api/v1/datasets/<name>?version=      datasets.get_dataset
@@ -23,12 +24,14 @@
     GET     /api/v1/models                        models.list_models
     GET     /api/v1/models/<ref>                  models.get_model          any model reference
     PATCH   /api/v1/models/<ref>                  models.patch_model        tags, description
-    GET     /api/v1/models/<ref>/download         models.download_model     streamed
+    GET     /api/v1/models/<ref>/download         models.download_model     ?format=joblib|onnx
     DELETE  /api/v1/models/<ref>                  models.delete_model       204, admin
     GET     /api/v1/models/<name>/aliases         models.list_aliases       ?history=true
     PUT     /api/v1/models/<name>/aliases/<alias> models.put_alias          move, gate
     DELETE  /api/v1/models/<name>/aliases/<alias> models.delete_alias       204
     POST    /api/v1/models/<ref>/predict          predictions.predict_rows  MLflow formats, CSV
+    GET     /api/v1/models/<ref>/predictions      predictions.list_predictions  the log
+    GET     /api/v1/models/<name>/monitoring      predictions.model_monitoring  drift
     GET     /v2/health/ready                      inference_v2.server_ready Open Inference v2
     GET     /v2/models/<name>                     inference_v2.model_metadata
     GET     /v2/models/<name>/ready               inference_v2.model_ready

@@ -11,7 +11,9 @@ from pymongo.database import Database
 
 from app.config import Settings
 from app.services.keys import Principal
+from app.services.predictions import Serving
 from app.serving.cache import ModelCache
+from app.serving.prediction_log import PredictionLog
 from app.storage.mongo import get_database
 from app.storage.redis import get_redis
 from app.storage.signing import Signer
@@ -36,6 +38,16 @@ def signer() -> Signer:
 def model_cache() -> ModelCache:
     """This process's cache of loaded models."""
     return current_app.extensions["tensorfleet.model_cache"]
+
+
+def prediction_log() -> PredictionLog:
+    """This process's prediction log (buffered, written off the request thread)."""
+    return current_app.extensions["tensorfleet.prediction_log"]
+
+
+def serving() -> Serving:
+    """What this process predicts with (store, signing key, model cache, prediction log)."""
+    return Serving(db(), signer(), model_cache(), prediction_log())
 
 
 def celery() -> Celery:

@@ -15,7 +15,7 @@ from app.api import context
 from app.api.schemas import ErrorBody
 from app.api.spec import scope, spec
 from app.services import registry
-from app.services.predictions import feature_types, predict
+from app.services.predictions import ENGINES, feature_types, predict
 from app.serving.v2 import frame_from_v2, metadata, output_tensor
 from app.storage.models import ModelRepository
 
@@ -56,9 +56,18 @@ def model_ready(name: str) -> dict:
 def _infer(name: str, version: str | None) -> dict:
     model = _model(name, version)
     body = request.get_json(silent=True)
-    frame = frame_from_v2(body, list(model["features"]))
-    proba = bool(((body or {}).get("parameters") or {}).get("proba"))
-    answer = predict(context.db(), context.signer(), context.model_cache(), model, frame, proba)
+    parameters = (body or {}).get("parameters") or {}
+    proba = bool(parameters.get("proba"))
+    engine = parameters.get("engine") if parameters.get("engine") in ENGINES else None
+    features = list(model["features"])
+    answer = predict(
+        context.serving(),
+        model,
+        lambda: frame_from_v2(body, features),
+        proba,
+        engine,
+        context.request_id(),
+    )
     outputs = [output_tensor("predict", answer["predictions"])]
     if "probabilities" in answer:
         outputs.append(output_tensor("predict_proba", answer["probabilities"]))

@@ -36,7 +36,7 @@ from app.metrics import (
     QUEUE_OLDEST_AGE,
 )
 from app.storage.jobs import JobRepository
-from app.tasks.celery_app import TRAINING_QUEUE
+from app.tasks.celery_app import WORKER_QUEUES
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
@@ -45,7 +45,7 @@ bp = Blueprint("metrics", __name__)
 class FleetCollector(Collector):
     """Scrape-time gauges of the queue and the jobs, read from Redis and MongoDB."""
 
-    def __init__(self, queues: tuple[str, ...] = (TRAINING_QUEUE,)) -> None:
+    def __init__(self, queues: tuple[str, ...] = WORKER_QUEUES) -> None:
         self._queues = queues
 
     def collect(self) -> Iterator[GaugeMetricFamily]:

@@ -10,7 +10,14 @@ from spectree import Response as Spec
 from werkzeug.wrappers import Response
 
 from app.api import context
-from app.api.schemas import AliasListQuery, AliasMove, ErrorBody, ModelListQuery, ModelPatch
+from app.api.schemas import (
+    AliasListQuery,
+    AliasMove,
+    DownloadQuery,
+    ErrorBody,
+    ModelListQuery,
+    ModelPatch,
+)
 from app.api.spec import scope, spec
 from app.metrics import MODEL_DOWNLOADS, MODEL_LISTINGS
 from app.services import registry
@@ -68,21 +75,27 @@ def patch_model(ref: str) -> dict:
 
 @bp.get("/<ref>/download")
 @spec.validate(
-    resp=Spec(HTTP_404=ErrorBody, HTTP_409=ErrorBody), tags=["models"], security=scope("read")
+    query=DownloadQuery,
+    resp=Spec(HTTP_404=ErrorBody, HTTP_409=ErrorBody),
+    tags=["models"],
+    security=scope("read"),
 )
 def download_model(ref: str) -> Response:
-    """The model's joblib file, streamed from GridFS and verified against its signature.
+    """The model's joblib (default) or ONNX file (`?format=onnx`), streamed from GridFS and
+    verified against its signature.
 
     `curl -OJ .../api/v1/models/<ref>/download` saves `<name>-v<version>.joblib`; its
     SHA-256 is in `Repr-Digest` and `X-Checksum-SHA256`. A file changed in storage is
-    refused (409 `integrity_error`) and the model quarantined. Load joblib files only
-    from a server you trust.
+    refused (409 `integrity_error`) and the model quarantined; a model without an ONNX copy
+    answers 409 with the conversion's reason. Load joblib files only from a server you
+    trust; an ONNX file holds no code.
     """
     # A plain werkzeug Response, not a flask.Response: spectree calls get_data() on a
     # flask.Response, which would read the whole file into memory before sending it.
     db = context.db()
     model = registry.resolve(db, ref)
-    download = open_download(db, context.signer(), model["_id"], context.request_id())
+    fmt = context.parsed().query.format
+    download = open_download(db, context.signer(), model["_id"], context.request_id(), fmt)
     MODEL_DOWNLOADS.inc()
     return Response(
         stream_with_context(download.chunks),

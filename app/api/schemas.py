@@ -32,6 +32,7 @@ class PageQuery(BaseModel):
 class JobListQuery(PageQuery):
     """Filters of ``GET /api/v1/jobs``."""
 
+    kind: Literal["train", "predict"] | None = None
     status: JobStatus | None = None
     model_name: str | None = None
     dataset: str | None = None
@@ -75,6 +76,14 @@ class ModelListQuery(PageQuery):
         return {k[4:]: str(v) for k, v in (self.model_extra or {}).items()}
 
 
+class DownloadQuery(BaseModel):
+    """``?format=joblib`` (default) or ``onnx``."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    format: Literal["joblib", "onnx"] = "joblib"
+
+
 class AliasListQuery(PageQuery):
     """``?history=true``: the append-only history instead of the current aliases."""
 
@@ -104,9 +113,10 @@ class ErrorBody(BaseModel):
 
 
 class Job(BaseModel):
-    """A training job as the API shows it."""
+    """A job as the API shows it (``kind`` train or predict)."""
 
     job_id: str
+    kind: Literal["train", "predict"] = "train"
     status: JobStatus
     dataset: str
     dataset_version: int
@@ -121,6 +131,7 @@ class Job(BaseModel):
     worker: str | None
     result: dict[str, Any] | None
     error: dict[str, Any] | None
+    model: dict[str, Any] | None = None  # predict: the pinned model {id, name, version}
 
 
 class JobPage(BaseModel):

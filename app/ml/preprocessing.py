@@ -1,6 +1,7 @@
 """The preprocessing step of every model Pipeline, and the column rules behind it.
 
-Columns are numeric (imputed with the median, standardized) or categorical (object,
+Columns are numeric (imputed with the median, standardized unless the estimator is a
+tree) or categorical (object,
 string, category or bool: imputed with the most frequent value, one-hot encoded with
 unseen categories ignored). ID-like columns are not features. Only scikit-learn classes
 go into the Pipeline, so a saved model loads without this package.
@@ -59,16 +60,18 @@ def feature_columns(df: pd.DataFrame, target: str) -> list[str]:
     return [c for c in df.columns if c != target and column_type(df[c]) != ID]
 
 
-def build_preprocessor(df: pd.DataFrame, features: list[str]) -> ColumnTransformer:
-    """An unfitted ColumnTransformer for ``features`` of ``df`` (raw DataFrame in)."""
+def build_preprocessor(
+    df: pd.DataFrame, features: list[str], scale: bool = True
+) -> ColumnTransformer:
+    """An unfitted ColumnTransformer for ``features`` of ``df`` (raw DataFrame in); with
+    ``scale=False`` numeric features are imputed but not standardized."""
     numeric = [c for c in features if is_numeric(df[c])]
     categorical = [c for c in features if c not in numeric]
     transformers = []
     if numeric:
-        steps = [
-            ("impute", SimpleImputer(strategy="median", keep_empty_features=True)),
-            ("scale", StandardScaler()),
-        ]
+        steps = [("impute", SimpleImputer(strategy="median", keep_empty_features=True))]
+        if scale:
+            steps.append(("scale", StandardScaler()))
         transformers.append((NUMERIC, Pipeline(steps), numeric))
     if categorical:
         steps = [

@@ -65,6 +65,7 @@ class Algorithm:
     estimators: Mapping[str, type]
     bounds: Mapping[str, Mapping[str, Any]]
     fixed: Mapping[str, Any]
+    scale_features: bool = True  # False for trees: splits do not depend on a feature's scale
 
     @property
     def tasks(self) -> tuple[str, ...]:
@@ -78,12 +79,19 @@ def hyperparameter_specs(estimator: type) -> Mapping[str, ParamSpec]:
 
 
 def _make(
-    name: str, classifier: type | None, regressor: type | None, ignore_fixed: tuple[str, ...] = ()
+    name: str,
+    classifier: type | None,
+    regressor: type | None,
+    ignore_fixed: tuple[str, ...] = (),
+    scale_features: bool = True,
 ) -> Algorithm:
     """An Algorithm with the fixed params and bounds its estimators have.
 
     ``ignore_fixed`` names fixed params the worker must leave alone (still not settable),
     e.g. ``n_jobs`` of LogisticRegression: setting it has no effect and warns since 1.8.
+    ``scale_features=False`` (trees) leaves numeric features unscaled: the splits are the
+    same, and the ONNX copy then reproduces them exactly (a float32 scaler moves values
+    across split thresholds; see ``app.ml.onnx_format``).
     """
     pairs = zip(TASKS, (classifier, regressor), strict=True)
     estimators = {task: est for task, est in pairs if est is not None}
@@ -95,6 +103,7 @@ def _make(
         MappingProxyType(estimators),
         MappingProxyType({k: v for k, v in bounds.items() if v}),
         MappingProxyType(fixed),
+        scale_features,
     )
 
 
@@ -125,9 +134,14 @@ def _beyond(interval: Interval, key: str, limit: float) -> bool:
 _ALGORITHMS = {
     alg.name: alg
     for alg in (
-        _make("random_forest", RandomForestClassifier, RandomForestRegressor),
-        _make("decision_tree", DecisionTreeClassifier, DecisionTreeRegressor),
-        _make("gradient_boosting", GradientBoostingClassifier, GradientBoostingRegressor),
+        _make("random_forest", RandomForestClassifier, RandomForestRegressor, scale_features=False),
+        _make("decision_tree", DecisionTreeClassifier, DecisionTreeRegressor, scale_features=False),
+        _make(
+            "gradient_boosting",
+            GradientBoostingClassifier,
+            GradientBoostingRegressor,
+            scale_features=False,
+        ),
         _make("svm", SVC, SVR),
         _make("knn", KNeighborsClassifier, KNeighborsRegressor),
         _make("logistic_regression", LogisticRegression, None, ignore_fixed=("n_jobs",)),

@@ -33,6 +33,7 @@ from app.ml.preprocessing import (
     target_values,
 )
 from app.ml.registry import Algorithm, build_estimator
+from app.ml.summaries import summarize
 
 Progress = Callable[[str, int], None]  # (stage, percent) reported while a model trains
 MIN_TRAIN_ROWS = 2
@@ -58,6 +59,8 @@ class TrainingResult:
     classes: list | None
     hyperparameters: dict[str, Any]
     feature_types: dict[str, str]  # "numeric" or "categorical", as the preprocessing treats it
+    holdout: pd.DataFrame  # the test split's raw features (parity checks of exported formats)
+    training_profile: dict[str, dict[str, Any]]  # summary per feature of the training rows
 
 
 def library_versions() -> dict[str, str]:
@@ -95,12 +98,14 @@ def train_pipeline(
     X, y, features = _prepare(df, target, task)
     X_train, X_test, y_train, y_test = _split(X, y, task, test_size, random_state)
     estimator = build_estimator(algorithm, task, effective, random_state)
-    pipeline = Pipeline([("preprocess", build_preprocessor(X, features)), ("model", estimator)])
+    preprocess = build_preprocessor(X, features, scale=algorithm.scale_features)
+    pipeline = Pipeline([("preprocess", preprocess), ("model", estimator)])
     progress("fitting", 30)
     metrics = _fit_and_evaluate(pipeline, task, (X_train, X_test, y_train, y_test), progress)
     classes = [to_jsonable(c) for c in pipeline.classes_] if task == "classification" else None
     types = {f: NUMERIC if is_numeric(X[f]) else CATEGORICAL for f in features}
-    return TrainingResult(pipeline, metrics, features, classes, effective, types)
+    profile = summarize(X_train, types)
+    return TrainingResult(pipeline, metrics, features, classes, effective, types, X_test, profile)
 
 
 def _fit_and_evaluate(pipeline: Pipeline, task: str, parts: tuple, progress: Progress) -> dict:

@@ -21,7 +21,7 @@ from pymongo.database import Database
 from app.errors import IntegrityError, NotFoundError
 from app.statuses import FINISHED
 from app.storage.artifacts import ArtifactStore
-from app.storage.models import artifact_id
+from app.storage.models import artifact_id, model_file_ids
 from app.storage.mongo import utcnow
 from app.storage.signing import Signer
 
@@ -70,7 +70,7 @@ def _duplicates(models: list[dict[str, Any]]) -> Iterator[Violation]:
 
 def _files(db: Database, signer: Signer, models: list[dict[str, Any]]) -> Iterator[Violation]:
     store = ArtifactStore(db, signer)
-    owners = [("model", m["_id"], m["file_id"]) for m in models]
+    owners = [("model", m["_id"], file_id) for m in models for file_id in model_file_ids(m)]
     owners += [
         ("dataset", f"{d['name']}@v{d['version']}", d["file_id"]) for d in db.datasets.find()
     ]
@@ -85,7 +85,8 @@ def _files(db: Database, signer: Signer, models: list[dict[str, Any]]) -> Iterat
 
 
 def _orphans(db: Database, models: list[dict[str, Any]]) -> Iterator[Violation]:
-    owned = {m["file_id"] for m in models} | {d["file_id"] for d in db.datasets.find()}
+    owned = {file_id for m in models for file_id in model_file_ids(m)}
+    owned |= {d["file_id"] for d in db.datasets.find()}
     owned |= {u["_id"] for u in db.uploads.find() if _live_upload(db, u)}
     for doc in db["fs.files"].find({}, {"_id": 1}):
         if doc["_id"] not in owned:
@@ -100,7 +101,7 @@ def _chunk_owners(db: Database) -> set[Any]:
     ids = set(db["fs.chunks"].distinct("files_id"))
     for job in db.jobs.find({}, {"attempts": 1}):
         for attempt in range(1, int(job.get("attempts") or 0) + 1):
-            ids.add(artifact_id(job["_id"], attempt))
+            ids.update(artifact_id(job["_id"], attempt, fmt) for fmt in ("joblib", "onnx"))
     return {i for i in ids if db["fs.chunks"].find_one({"files_id": i}, {"_id": 1})}
 
 

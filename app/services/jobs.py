@@ -11,12 +11,12 @@ so no job lingers as ``queued`` without a message.
 from __future__ import annotations
 
 import logging
-from typing import Any
+from typing import Any, Literal
 
 import redis
 from celery import Celery
 from kombu.exceptions import OperationalError
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 from pymongo.database import Database
 from redis.exceptions import RedisError
 
@@ -25,14 +25,15 @@ from app.ml.hyperparameters import DataShape, validate_hyperparameters
 from app.ml.registry import get_algorithm
 from app.services.integrity import refuse_if_quarantined
 from app.services.outcomes import JobOutcomes
+from app.services.registry import resolve
 from app.statuses import FINISHED
 from app.storage.datasets import DatasetRepository
 from app.storage.job_events import publish_job_finished, wait_for_job_end
-from app.storage.jobs import JobRepository, new_job_document
+from app.storage.jobs import JobRepository, new_job_document, new_prediction_job_document
 from app.storage.leases import JobLeases
 from app.storage.models import ModelRepository
 from app.storage.published import mark_published
-from app.tasks.celery_app import TRAIN_TASK, TRAINING_QUEUE
+from app.tasks.celery_app import PREDICTION_QUEUE, TASK_OF_KIND, TRAINING_QUEUE
 
 log = logging.getLogger(__name__)
 
@@ -43,13 +44,28 @@ NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$"
 
 
 class JobRequest(BaseModel):
-    """A training job to submit (the body of ``POST /api/v1/jobs``); only ``dataset`` and
-    ``algorithm`` are required. Every default of a job is here."""
+    """A job to submit (the body of ``POST /api/v1/jobs``). Every default of a job is here.
+
+    ``kind: "train"`` (the default) needs ``dataset`` and ``algorithm``; ``kind: "predict"``
+    (a batch prediction) needs ``dataset`` and ``model`` (a model reference) and takes
+    ``dataset_version`` and ``proba``, nothing of training.
+    """
 
     model_config = ConfigDict(extra="forbid")
 
+    kind: Literal["train", "predict"] = "train"
     dataset: str = Field(min_length=1, max_length=128, examples=["iris"])
-    algorithm: str = Field(min_length=1, max_length=64, examples=["random_forest"])
+    algorithm: str | None = Field(
+        None, min_length=1, max_length=64, examples=["random_forest"], description="train"
+    )
+    model: str | None = Field(
+        None,
+        min_length=1,
+        max_length=160,
+        examples=["iris_knn@champion"],
+        description="predict: the model (id, name@alias, name@vN, name@latest)",
+    )
+    proba: bool = Field(False, description="predict: add class probabilities to the output")
     dataset_version: int | None = Field(
         None, ge=1, le=2**31 - 1, description="Default: the latest version."
     )
@@ -61,6 +77,26 @@ class JobRequest(BaseModel):
     test_size: float = Field(0.2, gt=0, lt=1)
     random_state: int | None = Field(42, ge=0, le=2**32 - 1)
 
+    @model_validator(mode="after")
+    def _fields_of_kind(self) -> JobRequest:
+        """Training fields only on training jobs, ``model`` and ``proba`` only on predictions."""
+        if self.kind == "train":
+            if self.algorithm is None:
+                raise ValueError("a training job needs 'algorithm'")
+            if self.model is not None or self.proba:
+                raise ValueError("'model' and 'proba' belong to kind 'predict'")
+            return self
+        if self.model is None:
+            raise ValueError("a prediction job needs 'model'")
+        given = self.model_fields_set & TRAINING_FIELDS
+        if given:
+            raise ValueError(f"not for kind 'predict': {', '.join(sorted(given))}")
+        return self
+
+
+TRAINING_FIELDS = {"algorithm", "model_name", "hyperparameters", "target", "test_size"}
+TRAINING_FIELDS |= {"random_state"}
+
 
 def submit_job(
     db: Database, celery: Celery, request: JobRequest, redis_client: redis.Redis | None = None
@@ -68,26 +104,10 @@ def submit_job(
     """Validate ``request``, store the job and enqueue it; returns the job document."""
     dataset = DatasetRepository(db).get(request.dataset, request.dataset_version)
     refuse_if_quarantined("dataset", dataset)
-    target = request.target or dataset["target"]
-    profile = _target_profile(dataset, target)
-    algorithm = get_algorithm(request.algorithm)
-    data = DataShape.for_split(
-        dataset["name"], profile["n_samples"], request.test_size, profile.get("n_classes")
-    )
-    params = validate_hyperparameters(
-        algorithm, profile["task"], request.hyperparameters, data=data
-    )
-    job = new_job_document(
-        dataset=dataset,
-        algorithm=algorithm.name,
-        model_name=request.model_name or f"{dataset['name']}_{algorithm.name}",
-        hyperparameters=params,
-        target=target,
-        task=profile["task"],
-        test_size=request.test_size,
-        random_state=request.random_state,
-        queue=TRAINING_QUEUE,
-    )
+    if request.kind == "predict":
+        job = prediction_job(db, request, dataset)
+    else:
+        job = _training_job(request, dataset)
     jobs = JobRepository(db)
     jobs.insert(job)
     try:
@@ -101,15 +121,60 @@ def submit_job(
     return job
 
 
+def _training_job(request: JobRequest, dataset: dict[str, Any]) -> dict[str, Any]:
+    """The training job document of ``request``, every field validated."""
+    assert request.algorithm is not None  # JobRequest checks it for kind "train"
+    target = request.target or dataset["target"]
+    profile = _target_profile(dataset, target)
+    algorithm = get_algorithm(request.algorithm)
+    data = DataShape.for_split(
+        dataset["name"], profile["n_samples"], request.test_size, profile.get("n_classes")
+    )
+    params = validate_hyperparameters(
+        algorithm, profile["task"], request.hyperparameters, data=data
+    )
+    return new_job_document(
+        dataset=dataset,
+        algorithm=algorithm.name,
+        model_name=request.model_name or f"{dataset['name']}_{algorithm.name}",
+        hyperparameters=params,
+        target=target,
+        task=profile["task"],
+        test_size=request.test_size,
+        random_state=request.random_state,
+        queue=TRAINING_QUEUE,
+    )
+
+
+def prediction_job(db: Database, request: JobRequest, dataset: dict[str, Any]) -> dict[str, Any]:
+    """The batch prediction job of ``request``: the model resolved and pinned to a version,
+    and the dataset checked to hold every feature the model needs."""
+    assert request.model is not None  # JobRequest checks it for kind "predict"
+    model = resolve(db, request.model)
+    refuse_if_quarantined("model", model)
+    columns = {dataset["target"], *dataset.get("column_types", {}), *dataset.get("targets", {})}
+    missing = [f for f in model["features"] if f not in columns]
+    if missing:
+        raise ValidationError(
+            f"Dataset '{dataset['name']}' v{dataset['version']} lacks the model's features:"
+            f" {', '.join(missing)}.",
+            {"field": "dataset", "missing": missing, "expected": list(model["features"])},
+        )
+    return new_prediction_job_document(
+        model=model, dataset=dataset, proba=request.proba, queue=PREDICTION_QUEUE
+    )
+
+
 def publish(celery: Celery, job: dict[str, Any], redis_client: redis.Redis | None) -> None:
     """Send the training message of ``job`` (task id = job id, JSON, the job's queue) and
     note it in the published set (``app.storage.published``)."""
     celery.send_task(
-        TRAIN_TASK,
+        TASK_OF_KIND[job.get("kind", "train")],
         args=[job["_id"]],
         task_id=job["_id"],
         queue=job["queue"],
-        shadow=f"train {job['model_name']} ({job['algorithm']} on {job['dataset']})",
+        shadow=f"{job.get('kind', 'train')} {job['model_name']} ({job['algorithm']} on"
+        f" {job['dataset']})",
         retry=True,
         retry_policy=PUBLISH_RETRY,
         # The job document is the result; without this, Celery subscribes the API to

@@ -1,4 +1,4 @@
-"""Model use cases: open a model's file for download (verified), delete a version."""
+"""Model use cases: open a model's file (joblib or ONNX) for download, verified."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from typing import Any
 
 from pymongo.database import Database
 
-from app.errors import IntegrityError
+from app.errors import ConflictError, IntegrityError
 from app.services.integrity import quarantine, refuse_if_quarantined
 from app.storage.models import ModelRepository
 from app.storage.signing import Signer
@@ -23,11 +23,12 @@ class ModelDownload:
     length: int
     sha256: str
     chunks: Iterator[bytes]
+    format: str = "joblib"
 
     @property
     def filename(self) -> str:
-        """``<name>-v<version>.joblib``."""
-        return f"{self.model['name']}-v{self.model['version']}.joblib"
+        """``<name>-v<version>.joblib`` (or ``.onnx``)."""
+        return f"{self.model['name']}-v{self.model['version']}.{self.format}"
 
     @property
     def digest_header(self) -> str:
@@ -36,9 +37,10 @@ class ModelDownload:
 
 
 def open_download(
-    db: Database, signer: Signer, model_id: str, request_id: str = ""
+    db: Database, signer: Signer, model_id: str, request_id: str = "", fmt: str = "joblib"
 ) -> ModelDownload:
-    """The verified file of model ``model_id``; IntegrityError (and quarantine) if changed.
+    """The verified ``fmt`` file of model ``model_id``; IntegrityError (and quarantine) if
+    changed; ConflictError naming the reason if the model has no ONNX copy.
 
     The file's document and first window are verified before this returns, so a tampered
     file of up to ``WINDOW_BYTES`` is refused before any byte is sent; a later window
@@ -48,7 +50,7 @@ def open_download(
     model = models.get(model_id)
     refuse_if_quarantined("model", model)
     try:
-        opened = models.artifacts.open(model["file_id"])
+        opened = models.artifacts.open(file_id_of(model, fmt))
     except IntegrityError as error:
         raise quarantine(db, "model", model, error, request_id) from None
 
@@ -59,4 +61,18 @@ def open_download(
             quarantine(db, "model", model, error, request_id)
             raise
 
-    return ModelDownload(model, opened.length, opened.sha256, chunks())
+    return ModelDownload(model, opened.length, opened.sha256, chunks(), fmt)
+
+
+def file_id_of(model: dict[str, Any], fmt: str) -> Any:
+    """The GridFS id of ``model``'s ``fmt`` file; ConflictError if it has none."""
+    if fmt == "joblib":
+        return model["file_id"]
+    onnx = (model.get("formats") or {}).get("onnx") or {}
+    if onnx.get("status") != "ok":
+        reason = onnx.get("reason") or "it was trained before ONNX export or with it off"
+        raise ConflictError(
+            f"Model {model['name']}@v{model['version']} has no ONNX file: {reason}",
+            {"format": "onnx", "status": onnx.get("status", "absent")},
+        )
+    return onnx["file_id"]

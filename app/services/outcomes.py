@@ -17,6 +17,7 @@ from app.metrics import JOBS_FAILED, MODEL_SCORE, MODELS_TRAINED
 from app.storage.job_events import publish_job_finished
 from app.storage.jobs import JobRepository, job_result
 from app.storage.models import ModelRepository
+from app.storage.outputs import OutputStore
 
 
 class JobOutcomes:
@@ -24,6 +25,7 @@ class JobOutcomes:
 
     def __init__(self, db: Database, redis_client: redis.Redis) -> None:
         self.jobs, self.models = JobRepository(db), ModelRepository(db)
+        self.outputs = OutputStore(db)
         self.redis = redis_client
 
     def fail(
@@ -35,9 +37,11 @@ class JobOutcomes:
         ended = self.jobs.fail(job_id, error_type, message, attempt)
         if ended is None and attempt is not None:
             self.models.discard_try(job_id, attempt)  # another attempt may still be working
+            self.outputs.discard(job_id, range(attempt, attempt + 1))
         else:
             attempts = ended["attempts"] if ended else self._attempts(job_id)
             self.models.discard_uncommitted(job_id, attempts)
+            self.outputs.discard(job_id, range(1, attempts + 1))
         if ended is not None:
             JOBS_FAILED.labels(error_type).inc()
             publish_job_finished(self.redis, job_id)
@@ -53,6 +57,18 @@ class JobOutcomes:
             MODELS_TRAINED.labels(model["algorithm"]).inc()
             if model.get("score") is not None:
                 MODEL_SCORE.labels(model["name"]).set(model["score"])
+            publish_job_finished(self.redis, job_id)
+        return ended
+
+    def succeed_prediction(
+        self, job_id: str, result: dict[str, Any], attempt: int | None = None
+    ) -> dict[str, Any] | None:
+        """End a batch prediction job succeeded with ``result`` (naming its output file):
+        the ended job, or None if it had already ended (fenced by ``attempt``)."""
+        ended = self.jobs.finish(job_id, "succeeded", attempt, result=result, error=None)
+        if ended is not None:
+            keep = result["output"]["file_id"]
+            self.outputs.discard(job_id, range(1, int(ended["attempts"]) + 1), keep=keep)
             publish_job_finished(self.redis, job_id)
         return ended
 

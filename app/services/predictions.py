@@ -1,32 +1,49 @@
-"""Online predictions: resolve the model, check the rows, load it once, predict.
+"""Online predictions: resolve the model, check the rows, load it once, predict, log.
 
 The answer is ``{"predictions", "model": {"id", "name", "version"}, "engine"}``, plus
-``classes`` and ``probabilities`` when asked for a classifier's probabilities.
-Nothing the caller sent is echoed back in an error.
+``classes`` and ``probabilities`` when asked for a classifier's probabilities. The
+engine is ONNX Runtime where the model's ONNX copy passed parity at training, else
+scikit-learn; ``engine=`` overrides. Nothing the caller sent is echoed back in an error.
+Each answered request is recorded in the prediction log (sampled, written off-thread).
 """
 
 from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
 from pymongo.database import Database
 
-from app.errors import ValidationError
+from app.errors import ConflictError, TensorFleetError, ValidationError
 from app.metrics import PREDICT_DURATION, PREDICTIONS
 from app.ml.metrics import to_jsonable
+from app.ml.onnx_format import OnnxPipeline
 from app.ml.preprocessing import CATEGORICAL, NUMERIC
 from app.services.integrity import refuse_if_quarantined
 from app.serving.cache import ModelCache
 from app.serving.inputs import check_columns
-from app.serving.loader import load_verified_model
+from app.serving.loader import load_verified_model, load_verified_onnx
+from app.serving.prediction_log import ROWS_PER_RECORD, PredictionLog
 from app.storage.datasets import DatasetRepository
 from app.storage.signing import Signer
 
 log = logging.getLogger(__name__)
-ENGINE = "sklearn"
+ENGINES = ("sklearn", "onnx")
+
+
+@dataclass
+class Serving:
+    """What a serving process predicts with: the store, the signing key, its model cache
+    and its prediction log."""
+
+    db: Database
+    signer: Signer
+    cache: ModelCache
+    log: PredictionLog
 
 
 def feature_types(db: Database, model: dict[str, Any]) -> dict[str, str]:
@@ -38,44 +55,119 @@ def feature_types(db: Database, model: dict[str, Any]) -> dict[str, str]:
     return {f: NUMERIC if known.get(f) == NUMERIC else CATEGORICAL for f in model["features"]}
 
 
+def choose_engine(model: dict[str, Any], requested: str | None) -> str:
+    """``requested``, or ONNX when the model's ONNX copy passed parity, else sklearn."""
+    onnx = (model.get("formats") or {}).get("onnx") or {}
+    if requested is None:
+        return "onnx" if onnx.get("status") == "ok" else "sklearn"
+    if requested == "onnx" and onnx.get("status") != "ok":
+        reason = onnx.get("reason") or "it was trained before ONNX export or with it off"
+        raise ConflictError(
+            f"Model {model['name']}@v{model['version']} cannot be served with ONNX: {reason}",
+            {"engine": "onnx", "allowed": ["sklearn"]},
+        )
+    return requested
+
+
 def predict(
-    db: Database,
-    signer: Signer,
-    cache: ModelCache,
+    serving: Serving,
     model: dict[str, Any],
-    frame: pd.DataFrame,
+    read_rows: Callable[[], pd.DataFrame],
     proba: bool = False,
+    engine: str | None = None,
+    request_id: str = "",
 ) -> dict[str, Any]:
-    """Predict the rows of ``frame`` with ``model`` (a resolved model document)."""
+    """Predict the rows ``read_rows()`` parses from the request with ``model`` (a resolved
+    model document); a request refused while parsing is logged as an error too."""
     started = time.perf_counter()
-    name = model["name"]
+    name, chosen = model["name"], engine or "sklearn"
     try:
         refuse_if_quarantined("model", model)
-        rows = check_columns(frame, list(model["features"]), feature_types(db, model))
-        pipeline = cache.get(model, lambda: load_verified_model(db, signer, model))
-        answer = _predict(pipeline, rows, proba and model["task"] == "classification")
+        chosen = choose_engine(model, engine)
+        types = feature_types(serving.db, model)
+        rows = check_columns(read_rows(), list(model["features"]), types)
+        wants_proba = proba and model["task"] == "classification"
+        answer = _predict(_loaded(serving, model, chosen, types), rows, wants_proba)
+        if "probabilities" in answer:
+            answer["classes"] = model["classes"]
+    except TensorFleetError as error:
+        PREDICTIONS.labels(name, "failed").inc()
+        _log(serving, model, chosen, started, request_id, error=error.code)
+        raise
     except Exception:
         PREDICTIONS.labels(name, "failed").inc()
         raise
     PREDICTIONS.labels(name, "served").inc()
-    PREDICT_DURATION.labels(ENGINE).observe(time.perf_counter() - started)
+    PREDICT_DURATION.labels(chosen).observe(time.perf_counter() - started)
+    _log(serving, model, chosen, started, request_id, rows=rows, answer=answer)
     reference = {"id": model["_id"], "name": name, "version": model["version"]}
-    return {**answer, "model": reference, "engine": ENGINE}
+    return {**answer, "model": reference, "engine": chosen}
 
 
-def _predict(pipeline: Any, rows: pd.DataFrame, proba: bool) -> dict[str, Any]:
+def _loaded(serving: Serving, model: dict[str, Any], engine: str, types: dict[str, str]) -> Any:
+    if engine == "onnx":
+        with_types = {**model, "feature_types": types}
+        return serving.cache.get(
+            model, lambda: load_verified_onnx(serving.db, serving.signer, with_types), "onnx"
+        )
+    return serving.cache.get(model, lambda: load_verified_model(serving.db, serving.signer, model))
+
+
+def _predict(runner: Any, rows: pd.DataFrame, proba: bool) -> dict[str, Any]:
+    """Labels (and, with ``proba``, class probabilities) of ``rows``; ``runner`` is a
+    Pipeline or an OnnxPipeline."""
     try:
-        predictions = [to_jsonable(p) for p in pipeline.predict(rows)]
-        answer: dict[str, Any] = {"predictions": predictions}
-        if proba and hasattr(pipeline, "predict_proba"):
-            answer["classes"] = [to_jsonable(c) for c in pipeline.classes_]
-            answer["probabilities"] = [
-                [round(float(p), 6) for p in row] for row in pipeline.predict_proba(rows)
-            ]
+        if isinstance(runner, OnnxPipeline):  # labels and probabilities in one run
+            labels, probabilities = runner.predict_with_proba(rows)
+        else:
+            labels = runner.predict(rows)
+            has_proba = proba and hasattr(runner, "predict_proba")
+            probabilities = runner.predict_proba(rows) if has_proba else None
     except (ValueError, TypeError) as exc:  # the rows' values, not our code
         log.info("prediction refused: %s", exc)
         raise ValidationError(
             "The model cannot predict these rows (check the values' types and ranges).",
             {"field": "body"},
         ) from None
+    answer: dict[str, Any] = {"predictions": [to_jsonable(p) for p in labels]}
+    if proba and probabilities is not None:
+        answer["probabilities"] = [[round(float(p), 6) for p in row] for row in probabilities]
     return answer
+
+
+def _log(
+    serving: Serving,
+    model: dict[str, Any],
+    engine: str,
+    started: float,
+    request_id: str,
+    rows: pd.DataFrame | None = None,
+    answer: dict[str, Any] | None = None,
+    error: str | None = None,
+) -> None:
+    """Queue the request's record in the prediction log (if sampled); never raises."""
+    try:
+        if not serving.log.sampled():
+            return
+        entry: dict[str, Any] = {
+            "model_id": model["_id"],
+            "model_name": model["name"],
+            "model_version": model["version"],
+            "latency_ms": round((time.perf_counter() - started) * 1000, 3),
+            "engine": engine,
+            "request_id": request_id,
+            "status": "error" if error else "ok",
+        }
+        if error:
+            entry["error"] = error
+        if rows is not None and answer is not None:
+            kept = rows.head(ROWS_PER_RECORD)
+            entry["rows"] = len(rows)
+            entry["inputs"] = [
+                {k: to_jsonable(v) for k, v in record.items()}
+                for record in kept.to_dict(orient="records")
+            ]
+            entry["outputs"] = answer["predictions"][:ROWS_PER_RECORD]
+        serving.log.record(entry)
+    except Exception:  # the log must never fail a prediction
+        log.exception("prediction log: could not queue a record")

@@ -30,9 +30,16 @@ from pymongo.errors import PyMongoError
 from app.config import Settings
 from app.errors import JobCancelled, TensorFleetError
 from app.ml.metrics import headline_score
+from app.ml.onnx_format import convert
 from app.ml.registry import get_algorithm
 from app.ml.tabular import read_csv
-from app.ml.training import Progress, library_versions, save_model, train_pipeline
+from app.ml.training import (
+    Progress,
+    TrainingResult,
+    library_versions,
+    save_model,
+    train_pipeline,
+)
 from app.services.datasets import read_dataset
 from app.services.heartbeat import Heartbeat, LeaseLost
 from app.services.integrity import refuse_if_quarantined
@@ -41,7 +48,12 @@ from app.services.resources import memory_limit
 from app.storage.datasets import DatasetRepository
 from app.storage.jobs import JobRepository, job_result
 from app.storage.leases import JobLeases
-from app.storage.models import ModelRepository, artifact_id, new_model_document
+from app.storage.models import (
+    ModelRepository,
+    artifact_id,
+    model_file_ids,
+    new_model_document,
+)
 from app.storage.mongo import utcnow
 from app.storage.published import mark_claimed
 from app.storage.signing import Signer
@@ -54,7 +66,12 @@ _FRAME_CACHE_SIZE = 4
 
 
 class TrainingRun:
-    """Runs job ``job_id`` once, recording every outcome in its job document."""
+    """Runs job ``job_id`` once, recording every outcome in its job document.
+
+    The claim, heartbeat, fencing and failure handling here serve every kind of job; what
+    a kind does is in the hooks below ``_committed`` (``BatchPredictionRun`` overrides
+    them).
+    """
 
     def __init__(
         self,
@@ -90,10 +107,10 @@ class TrainingRun:
             self._fail("worker_lost", message)
             return None
         if job["attempts"] > 1:  # only an earlier delivery can have committed or left files
-            committed = self.models.find_by_job(self.job_id)
+            committed = self._committed()
             if committed is not None:
                 return self._succeed(committed)
-            self.models.discard_uncommitted(self.job_id, self.attempt - 1)
+            self._discard_uncommitted()
         beat = Heartbeat(
             self.leases, self.job_id, self.attempt,
             self.settings.lease_seconds, self.settings.heartbeat_seconds,
@@ -105,11 +122,11 @@ class TrainingRun:
     def _run_claimed(self, job: dict[str, Any]) -> dict[str, Any] | None:
         try:
             with memory_limit(self.settings.job_memory_limit_mb):
-                model = self._train_and_commit(job)
-            return self._succeed(model)
+                committed = self._work(job)
+            return self._succeed(committed)
         except LeaseLost as lost:
             log.warning("%s; stopping without writing", lost)
-            self.models.discard_try(self.job_id, self.attempt)
+            self._discard_try()
         except (PyMongoError, redis.RedisError):
             raise  # not the job's fault: the task retries the message
         except SoftTimeLimitExceeded:
@@ -131,6 +148,23 @@ class TrainingRun:
             raise LeaseLost(f"job {self.job_id}: attempt {self.attempt} no longer owns it")
         self.on_progress(stage, percent)
 
+    # -- what a kind of job does (a batch prediction overrides these) -----------------------
+    def _committed(self) -> dict[str, Any] | None:
+        """What an earlier delivery of this job committed (here: its model), if anything."""
+        return self.models.find_by_job(self.job_id)
+
+    def _discard_uncommitted(self) -> None:
+        """Remove what earlier deliveries uploaded without committing."""
+        self.models.discard_uncommitted(self.job_id, self.attempt - 1)
+
+    def _discard_try(self) -> None:
+        """Remove what this delivery uploaded (it lost the job)."""
+        self.models.discard_try(self.job_id, self.attempt)
+
+    def _work(self, job: dict[str, Any]) -> dict[str, Any]:
+        """Do the job and commit its outcome (here: train, upload, insert the model)."""
+        return self._train_and_commit(job)
+
     def _train_and_commit(self, job: dict[str, Any]) -> dict[str, Any]:
         self.progress("loading_data", 5)
         dataset = DatasetRepository(self.db).get(job["dataset"], job["dataset_version"])
@@ -144,8 +178,9 @@ class TrainingRun:
             random_state=job["random_state"],
             progress=self.progress,
         )
-        self.progress("saving", 90)
+        self.progress("saving", 88)
         file = self._upload(job, result.pipeline)
+        formats = {"onnx": self._export_onnx(job, result)} if self.settings.onnx_export else {}
         self.progress("saving", 98)  # last chance to cancel (or notice a lost lease) first
         trained = {
             "hyperparameters": result.hyperparameters,
@@ -153,15 +188,20 @@ class TrainingRun:
             "score": headline_score(job["task"], result.metrics),
             "features": result.features,
             "feature_types": result.feature_types,
+            "training_profile": result.training_profile,
             "classes": result.classes,
+            "formats": formats,
             **library_versions(),
         }
         version = self.models.next_version(job["model_name"])
         model = new_model_document(job, dataset, version=version, trained=trained, file=file)
         committed = self.models.commit(model)
+        owned = model_file_ids(model)
         if committed["_id"] != model["_id"]:  # a concurrent run of this job committed first
-            self.models.artifacts.delete(file["file_id"])
-        self.uploads.done(file["file_id"])
+            for file_id in owned:
+                self.models.artifacts.delete(file_id)
+        for file_id in owned:
+            self.uploads.done(file_id)
         return committed
 
     def _upload(self, job: dict[str, Any], pipeline: Any) -> dict[str, Any]:
@@ -172,6 +212,23 @@ class TrainingRun:
         with self.models.artifacts.writer(f"{job['model_name']}.joblib", metadata, file_id) as out:
             save_model(pipeline, out, compress=self.settings.model_compression)
         return {"file_id": out.file_id, "sha256": out.sha256, "size_bytes": out.size}
+
+    def _export_onnx(self, job: dict[str, Any], result: TrainingResult) -> dict[str, Any]:
+        """Convert to ONNX and keep the file if parity passed; never fails the job."""
+        self.progress("converting", 92)
+        conversion = convert(
+            result.pipeline, result.features, result.feature_types, job["task"], result.holdout
+        )
+        record = dict(conversion.record)
+        if conversion.onnx is not None:
+            file_id = artifact_id(self.job_id, self.attempt, "onnx")
+            self.uploads.start(file_id, self.job_id, self.attempt)
+            metadata = {"kind": "model", "job_id": self.job_id, "format": "onnx"}
+            name = f"{job['model_name']}.onnx"
+            with self.models.artifacts.writer(name, metadata, file_id) as out:
+                out.write(conversion.onnx)
+            record.update(file_id=out.file_id, sha256=out.sha256, size_bytes=out.size)
+        return record
 
     def _load_frame(self, dataset: dict[str, Any]) -> pd.DataFrame:
         refuse_if_quarantined("dataset", dataset)

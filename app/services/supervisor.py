@@ -31,7 +31,7 @@ from app.services.outcomes import JobOutcomes
 from app.statuses import FINISHED
 from app.storage.jobs import JobRepository
 from app.storage.leases import JobLeases
-from app.storage.models import ModelRepository
+from app.storage.models import ModelRepository, model_file_ids
 from app.storage.mongo import utcnow
 from app.storage.published import unpublished
 from app.storage.uploads import UploadRepository
@@ -107,7 +107,7 @@ def collect_orphans(db: Database, settings: Settings, report: TickReport) -> Non
         job = jobs.find(upload["job_id"])
         if job is not None and not _can_still_commit(job, upload["attempt"]):
             committed = models.find_by_job(job["_id"])
-            if committed is None or committed["file_id"] != upload["_id"]:
+            if committed is None or upload["_id"] not in model_file_ids(committed):
                 models.artifacts.delete(upload["_id"])
                 report.orphans_removed += 1
         elif job is None:

@@ -1,8 +1,8 @@
 """The model cache of a serving process: least recently used, bounded by bytes.
 
-Each model is loaded once (``load_verified_model``), even when many requests ask
-for it at the same time (a lock per model id); a model is counted at its file's
-size. Models are immutable, so an entry never goes stale; aliases are resolved
+Each model is loaded once per engine (its joblib Pipeline, its ONNX session), even
+when many requests ask for it at the same time (a lock per entry); an entry is
+counted at its file's size. Models are immutable, so an entry never goes stale; aliases are resolved
 before the cache, on every request, so an alias move takes effect at once.
 """
 
@@ -17,7 +17,8 @@ from app.metrics import MODEL_CACHE_BYTES, MODEL_CACHE_EVENTS
 
 
 class ModelCache:
-    """``get(model, load)``: the loaded model of ``model`` (a document), loading it once."""
+    """``get(model, load, engine)``: the loaded ``engine`` copy of ``model`` (a document),
+    loading it once."""
 
     def __init__(self, max_bytes: int) -> None:
         self.max_bytes = max_bytes
@@ -26,9 +27,9 @@ class ModelCache:
         self._loading: dict[str, threading.Lock] = {}
         self.bytes = 0
 
-    def get(self, model: dict[str, Any], load: Callable[[], Any]) -> Any:
+    def get(self, model: dict[str, Any], load: Callable[[], Any], engine: str = "sklearn") -> Any:
         """The loaded ``model``; ``load()`` runs only if it is not cached (once at a time)."""
-        key = model["_id"]
+        key = f"{model['_id']}:{engine}"
         with self._lock:
             if key in self._entries:
                 self._entries.move_to_end(key)
@@ -42,7 +43,8 @@ class ModelCache:
                     return self._entries[key][0]
             MODEL_CACHE_EVENTS.labels("miss").inc()
             value = load()
-            self._put(key, value, int(model.get("size_bytes") or 0))
+            file = (model.get("formats") or {}).get(engine) or model
+            self._put(key, value, int(file.get("size_bytes") or 0))
         with self._lock:
             self._loading.pop(key, None)
         return value
@@ -57,6 +59,7 @@ class ModelCache:
                 MODEL_CACHE_EVENTS.labels("eviction").inc()
             MODEL_CACHE_BYTES.set(self.bytes)
 
-    def __contains__(self, model_id: str) -> bool:
+    def __contains__(self, key: str) -> bool:
+        """Whether ``"<model id>:<engine>"`` is loaded."""
         with self._lock:
-            return model_id in self._entries
+            return key in self._entries

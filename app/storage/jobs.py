@@ -39,9 +39,10 @@ def new_job_document(
     random_state: int | None,
     queue: str,
 ) -> dict[str, Any]:
-    """The ``queued`` job document for a validated request on ``dataset`` (its document)."""
+    """The ``queued`` training job document for a validated request on ``dataset``."""
     return {
         "_id": str(ObjectId()),  # time-ordered, so ties in created_at keep creation order
+        "kind": "train",
         "status": "queued",
         "queue": queue,
         "dataset": dataset["name"],
@@ -53,6 +54,35 @@ def new_job_document(
         "task": task,
         "test_size": test_size,
         "random_state": random_state,
+        **_lifecycle(),
+    }
+
+
+def new_prediction_job_document(
+    *, model: dict[str, Any], dataset: dict[str, Any], proba: bool, queue: str
+) -> dict[str, Any]:
+    """The ``queued`` batch prediction job of ``model`` (pinned to its id and version) on
+    ``dataset`` (pinned to its version)."""
+    return {
+        "_id": str(ObjectId()),
+        "kind": "predict",
+        "status": "queued",
+        "queue": queue,
+        "dataset": dataset["name"],
+        "dataset_version": dataset["version"],
+        "algorithm": model["algorithm"],
+        "model_name": model["name"],
+        "model": {"id": model["_id"], "name": model["name"], "version": model["version"]},
+        "hyperparameters": {},
+        "task": model["task"],
+        "proba": proba,
+        **_lifecycle(),
+    }
+
+
+def _lifecycle() -> dict[str, Any]:
+    """The fields every new job starts with (its state, progress, attempts, lease)."""
+    return {
         "progress": {"stage": "queued", "percent": 0},
         "created_at": utcnow(),
         "started_at": None,

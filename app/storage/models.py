@@ -45,8 +45,10 @@ def new_model_document(
     """The model document a finished run of ``job`` commits.
 
     ``trained`` holds what training produced (``hyperparameters``, ``metrics``,
-    ``score``, ``features``, ``classes``, library versions); ``file`` the stored
-    artifact's ``file_id``, ``sha256`` and ``size_bytes``.
+    ``score``, ``features``, ``classes``, library versions, ``formats``); ``file`` the
+    stored joblib file's ``file_id``, ``sha256`` and ``size_bytes`` (also kept as
+    ``formats.joblib``; ``formats.onnx`` says whether an ONNX copy exists, see
+    ``app.ml.onnx_format``).
     """
     return {
         "_id": str(ObjectId()),  # time-ordered, so ties in created_at keep creation order
@@ -54,6 +56,7 @@ def new_model_document(
         "version": version,
         "algorithm": job["algorithm"],
         **trained,
+        "formats": {"joblib": dict(file), **trained.get("formats", {})},
         "dataset_name": dataset["name"],
         "dataset_version": dataset["version"],
         "target": job["target"],
@@ -67,8 +70,10 @@ def new_model_document(
 
 
 def public_model(doc: dict[str, Any]) -> dict[str, Any]:
-    """A model's metadata as clients see it, with a link to download its artifact."""
-    body = {key: value for key, value in doc.items() if key not in ("_id", "file_id")}
+    """A model's metadata as clients see it, with a link to download its artifact (the
+    training rows' summary is served by ``/models/<name>/monitoring``)."""
+    hidden = ("_id", "file_id", "training_profile")
+    body = {key: value for key, value in doc.items() if key not in hidden}
     return {
         "model_id": doc["_id"],
         "tags": {},
@@ -80,9 +85,15 @@ def public_model(doc: dict[str, Any]) -> dict[str, Any]:
     }
 
 
-def artifact_id(job_id: str, attempt: int) -> str:
-    """The GridFS id of the model file uploaded by try ``attempt`` of a job."""
-    return f"model:{job_id}:{attempt}"
+def artifact_id(job_id: str, attempt: int, fmt: str = "joblib") -> str:
+    """The GridFS id of the model file (``fmt``: joblib or onnx) of try ``attempt`` of a job."""
+    return f"model:{job_id}:{attempt}" if fmt == "joblib" else f"{fmt}:{job_id}:{attempt}"
+
+
+def model_file_ids(model: dict[str, Any]) -> builtins.list[Any]:
+    """Every GridFS file a model document owns (its joblib file, and its ONNX file if any)."""
+    onnx = (model.get("formats") or {}).get("onnx") or {}
+    return [model["file_id"]] + ([onnx["file_id"]] if onnx.get("file_id") else [])
 
 
 class ModelRepository:
@@ -170,14 +181,16 @@ class ModelRepository:
         """Remove a model's document, then its file (a crash in between leaves no dangling doc)."""
         model = self.get(model_id)
         self._models.delete_one({"_id": model_id})
-        self.artifacts.delete(model["file_id"])
+        for file_id in model_file_ids(model):
+            self.artifacts.delete(file_id)
 
     def discard_try(self, job_id: str, attempt: int) -> None:
         """Delete what try ``attempt`` of a job uploaded, unless it is the committed file."""
         committed = self.find_by_job(job_id)
-        file_id = artifact_id(job_id, attempt)
-        if committed is None or committed["file_id"] != file_id:
-            self.artifacts.delete(file_id)
+        kept = model_file_ids(committed) if committed else []
+        for fmt in ("joblib", "onnx"):
+            if (file_id := artifact_id(job_id, attempt, fmt)) not in kept:
+                self.artifacts.delete(file_id)
 
     def discard_uncommitted(self, job_id: str, attempts: int) -> int:
         """Delete what a job's tries uploaded without committing a model; how many files.
@@ -188,7 +201,8 @@ class ModelRepository:
         if self.find_by_job(job_id) is not None:
             return 0
         for attempt in range(1, attempts + 1):
-            self.artifacts.delete(artifact_id(job_id, attempt))
+            for fmt in ("joblib", "onnx"):
+                self.artifacts.delete(artifact_id(job_id, attempt, fmt))
         return self.artifacts.delete_where({"kind": "model", "job_id": job_id})
 
     def count(self) -> int:

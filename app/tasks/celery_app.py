@@ -11,11 +11,15 @@ from celery import Celery
 from app.config import Settings
 
 TRAINING_QUEUE = "training"
+PREDICTION_QUEUE = "prediction"  # batch prediction jobs
 SUPERVISOR_QUEUE = "supervisor"  # the supervisor's ticks: served by the beat process itself
 SUPERVISE_TASK = "tensorfleet.supervise"
 # The wire name of ``app.tasks.train.train_job``; kept as first released, so messages
 # already queued by an older API still find their task.
 TRAIN_TASK = "tensorfleet.train_model"
+PREDICT_TASK = "tensorfleet.predict_batch"  # ``app.tasks.predict.predict_job``
+TASK_OF_KIND = {"train": TRAIN_TASK, "predict": PREDICT_TASK}  # a job's ``kind`` → its task
+WORKER_QUEUES = (TRAINING_QUEUE, PREDICTION_QUEUE)  # what a fleet worker serves by default
 
 
 class TensorFleetCelery(Celery):
@@ -32,7 +36,11 @@ def create_celery(settings: Settings) -> TensorFleetCelery:
         settings,
         broker=settings.redis_url,
         backend=settings.redis_url,
-        include=["app.tasks.train", "app.tasks.supervise"],  # workers only: the API sends by name
+        include=[
+            "app.tasks.train",
+            "app.tasks.predict",
+            "app.tasks.supervise",
+        ],  # workers only: the API sends by name
     )
     celery.conf.update(
         task_serializer="json",
@@ -58,6 +66,7 @@ def create_celery(settings: Settings) -> TensorFleetCelery:
         task_default_queue=TRAINING_QUEUE,
         task_routes={
             TRAIN_TASK: {"queue": TRAINING_QUEUE},
+            PREDICT_TASK: {"queue": PREDICTION_QUEUE},
             SUPERVISE_TASK: {"queue": SUPERVISOR_QUEUE},
         },
         beat_schedule={

@@ -30,10 +30,11 @@ from app.services.outcomes import JobOutcomes
 from app.services.runs import TrainingRun
 from app.storage.mongo import get_database
 from app.storage.redis import get_redis
-from app.tasks.celery_app import TRAIN_TASK, TensorFleetCelery
+from app.tasks.celery_app import TASK_OF_KIND, TRAIN_TASK, TensorFleetCelery
 from app.tasks.worker_metrics import observe_task
 
 log = logging.getLogger(__name__)
+JOB_TASKS = frozenset(TASK_OF_KIND.values())  # the tasks that run jobs (signals below)
 
 
 class JobFailed(Exception):
@@ -49,11 +50,18 @@ class TrainingTask(Task):
 @shared_task(bind=True, base=TrainingTask, name=TRAIN_TASK, throws=(JobFailed,))
 def train_job(self: TrainingTask, job_id: str) -> dict[str, Any] | None:
     """Train the model of job ``job_id`` (the task id is the job id)."""
+    return run_job(self, TrainingRun, job_id)
+
+
+def run_job(task: TrainingTask, run_class: type[TrainingRun], job_id: str) -> Any:
+    """Run job ``job_id`` with ``run_class`` inside ``task`` (any kind of job): transient
+    MongoDB/Redis errors retry the message; a recorded failure raises JobFailed."""
+    self = task
     started = time.perf_counter()
     settings = self.app.settings
     db = get_database(settings)
     worker = self.request.hostname or "local"
-    run = TrainingRun(db, get_redis(settings), settings, job_id, worker)
+    run = run_class(db, get_redis(settings), settings, job_id, worker)
     # Progress lives in the job document (API, CLI); the task sends no PROGRESS states:
     # results are ignored and Flower renders only Celery's own event fields.
     try:
@@ -76,7 +84,7 @@ def record_lost_run(
     sender: Any = None, task_id: str | None = None, exception: Any = None, **_: Any
 ) -> None:
     """In the main process: a hard time-out fails the job; a dead pool process requeues it."""
-    if getattr(sender, "name", None) != TRAIN_TASK or task_id is None:
+    if getattr(sender, "name", None) not in JOB_TASKS or task_id is None:
         return
     if not isinstance(exception, TimeLimitExceeded | WorkerLostError):
         return  # an ordinary failure, already recorded by the run itself
@@ -95,7 +103,7 @@ def record_cancellation(
     sender: Any = None, request: Any = None, terminated: bool = False, **_: Any
 ) -> None:
     """A running job killed by ``revoke(terminate=True)`` ends cancelled, with no model."""
-    if not terminated or request is None or getattr(sender, "name", None) != TRAIN_TASK:
+    if not terminated or request is None or getattr(sender, "name", None) not in JOB_TASKS:
         return
     settings = sender.app.settings
     settle_terminated(get_database(settings), get_redis(settings), request.id)

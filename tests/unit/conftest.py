@@ -16,6 +16,7 @@ from pymongo.database import Database
 
 from app import create_app
 from app.config import Settings, make_settings
+from app.services.batch_predictions import BatchPredictionRun
 from app.services.datasets import load_builtin_datasets
 from app.services.runs import TrainingRun
 from app.storage.mongo import ensure_indexes
@@ -134,9 +135,12 @@ def anonymous(app: Flask) -> FlaskClient:
 
 @pytest.fixture
 def run_job(loaded_db: Database, redis: Any, settings: Settings) -> Callable[..., Any]:
-    """``run_job(job_id)``: one TrainingRun of the job, as a worker would do it."""
+    """``run_job(job_id)``: one run of the job (training or batch prediction, by its kind),
+    as a worker would do it."""
 
     def run(job_id: str, worker: str = "worker-test") -> dict[str, Any] | None:
-        return TrainingRun(loaded_db, redis, settings, job_id, worker).run()
+        job = loaded_db.jobs.find_one({"_id": job_id}) or {}
+        kind = BatchPredictionRun if job.get("kind") == "predict" else TrainingRun
+        return kind(loaded_db, redis, settings, job_id, worker).run()
 
     return run

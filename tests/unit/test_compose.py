@@ -16,7 +16,7 @@ import pytest
 import yaml
 
 from app.metrics import catalog
-from app.tasks.celery_app import TRAINING_QUEUE
+from app.tasks.celery_app import WORKER_QUEUES
 from localstack.credentials import REDIS_ACL_RULES, REDIS_REFUSED_COMMANDS
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -424,7 +424,7 @@ def test_worker_takes_one_training_job_at_a_time(rendered: dict) -> None:
     words = argv(rendered["worker"]["command"])
     celery = words[words.index("celery") :]
     assert celery[:4] == ["celery", "-A", "worker:celery_app", "worker"]
-    assert option(celery, "-Q") == TRAINING_QUEUE
+    assert option(celery, "-Q") == ",".join(WORKER_QUEUES)
     assert option(celery, "--prefetch-multiplier") == "1"
     assert option(celery, "--concurrency") == "1"
 

@@ -33,7 +33,7 @@ def test_infer_with_one_tensor_per_column(client, flowers) -> None:
     body = {"id": "r1", "inputs": _column_tensors(2), "parameters": {"content_type": "pd"}}
     answer = client.post("/v2/models/flowers/infer", json=body).json
     assert answer["model_name"] == "flowers" and answer["model_version"] == "1"
-    assert answer["id"] == "r1" and answer["parameters"]["engine"] == "sklearn"
+    assert answer["id"] == "r1" and answer["parameters"]["engine"] == "onnx"
     [out] = answer["outputs"]
     assert out == {"name": "predict", "shape": [2], "datatype": "BYTES", "data": ["setosa"] * 2}
 

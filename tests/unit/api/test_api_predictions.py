@@ -37,7 +37,7 @@ def test_every_mlflow_format_predicts_the_same(client, iris_model, body) -> None
     answer = response.json
     assert answer["predictions"] == ["setosa"]
     assert answer["model"] == {"id": iris_model, "name": "flowers", "version": 1}
-    assert answer["engine"] == "sklearn"
+    assert answer["engine"] == "onnx"  # the ONNX copy passed parity at training
 
 
 def test_a_csv_body_and_probabilities(client, iris_model) -> None:

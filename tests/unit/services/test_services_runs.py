@@ -15,7 +15,7 @@ from app.config import Settings
 from app.services import runs
 from app.services.runs import TrainingRun
 from app.storage.jobs import new_job_document
-from app.storage.models import artifact_id
+from app.storage.models import artifact_id, model_file_ids
 
 
 def queued_job(
@@ -77,7 +77,9 @@ def test_redelivery_after_commit_creates_no_second_version(
     again = run(loaded_db, settings, job_id)
     assert again == first
     assert loaded_db.models.count_documents({}) == 1
-    assert loaded_db["fs.files"].count_documents({"metadata.kind": "model"}) == 1
+    model = loaded_db.models.find_one({"job_id": job_id})
+    stored = {doc["_id"] for doc in loaded_db["fs.files"].find({"metadata.kind": "model"})}
+    assert stored == set(model_file_ids(model)) and len(stored) == 2  # joblib and ONNX
 
 
 def test_redelivery_after_crash_before_commit_removes_the_orphan(
@@ -91,7 +93,7 @@ def test_redelivery_after_crash_before_commit_removes_the_orphan(
     run(loaded_db, settings, job_id)
     files = list(loaded_db["fs.files"].find({"metadata.kind": "model"}))
     model = loaded_db.models.find_one({"job_id": job_id})
-    assert [f["_id"] for f in files] == [model["file_id"]]
+    assert {f["_id"] for f in files} == set(model_file_ids(model))
     assert loaded_db.jobs.find_one({"_id": job_id})["attempts"] == 2
 
 
@@ -176,9 +178,9 @@ def test_redelivery_removes_chunks_of_an_upload_cut_short(loaded_db, settings) -
     model = loaded_db.models.find_one({"job_id": job_id})
     assert model["file_id"] == artifact_id(job_id, 2)
     assert loaded_db["fs.chunks"].count_documents({"files_id": orphan}) == 0
-    assert {doc["_id"] for doc in loaded_db["fs.files"].find({"metadata.kind": "model"})} == {
-        model["file_id"]
-    }
+    assert {doc["_id"] for doc in loaded_db["fs.files"].find({"metadata.kind": "model"})} == set(
+        model_file_ids(model)
+    )
 
 
 def test_a_dataset_changed_in_storage_fails_the_job_and_is_quarantined(loaded_db, settings):

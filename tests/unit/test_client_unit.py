@@ -1,0 +1,450 @@
+"""The Python client and the CLI against the in-process app (mongomock, fakeredis): the
+registry, aliases, predictions and downloads, and how each error reaches the caller.
+
+``requests`` is routed into Flask's test client by :class:`FlaskAdapter`, so the client's
+real HTTP code (headers, query strings, bodies, streaming) runs without a server.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pandas as pd
+import pytest
+import requests
+from click.testing import CliRunner, Result
+from flask import Flask
+from flask.testing import FlaskClient
+from requests.adapters import BaseAdapter
+from requests.structures import CaseInsensitiveDict
+
+from app.cli import cli
+from app.client import APIError, FormatError, IntegrityError, TensorFleetClient, predict_body
+from tests.unit.conftest import ADMIN_KEY
+
+ROW = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+VIRGINICA = {"sepal_length": 6.7, "sepal_width": 3.0, "petal_length": 5.2, "petal_width": 2.3}
+CSV = (",".join(ROW) + "\n5.1,3.5,1.4,0.2\n6.7,3.0,5.2,2.3\n").encode()
+BASE = "http://tensorfleet.test"
+_DROPPED = {"content-length", "host", "connection", "accept-encoding"}
+
+
+def _response(request: requests.PreparedRequest, status: int, headers: Any, body: bytes):
+    response = requests.Response()
+    response.status_code = status
+    response.headers = CaseInsensitiveDict(dict(headers))
+    response.raw = io.BytesIO(body)
+    response.url = request.url or ""
+    response.request = request
+    response.encoding = "utf-8"
+    return response
+
+
+class FlaskAdapter(BaseAdapter):
+    """A ``requests`` transport that answers from a Flask test client."""
+
+    def __init__(self, test_client: FlaskClient) -> None:
+        super().__init__()
+        self.test_client = test_client
+        self.sent: list[requests.PreparedRequest] = []
+
+    def send(self, request: requests.PreparedRequest, **_: Any) -> requests.Response:
+        self.sent.append(request)
+        url = urlsplit(request.url or "")
+        body = request.body
+        if hasattr(body, "read"):
+            body = body.read()
+        headers = {k: v for k, v in request.headers.items() if k.lower() not in _DROPPED}
+        answer = self.test_client.open(
+            url.path,
+            method=request.method or "GET",
+            query_string=url.query,
+            headers=headers,
+            data=body,
+        )
+        with answer:
+            return _response(request, answer.status_code, answer.headers, answer.get_data())
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+class CannedAdapter(BaseAdapter):
+    """A transport that answers every request with one canned response (or raises)."""
+
+    def __init__(self, status: int = 200, headers: Any = None, body: bytes = b"", raises=None):
+        super().__init__()
+        self.status, self.headers, self.body, self.raises = status, headers or {}, body, raises
+
+    def send(self, request: requests.PreparedRequest, **_: Any) -> requests.Response:
+        if self.raises is not None:
+            raise self.raises
+        return _response(request, self.status, self.headers, self.body)
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def client_on(adapter: BaseAdapter) -> TensorFleetClient:
+    session = requests.Session()
+    session.mount(BASE, adapter)
+    return TensorFleetClient(BASE, api_key=ADMIN_KEY, session=session)
+
+
+@pytest.fixture
+def adapter(app: Flask) -> Iterator[FlaskAdapter]:
+    with app.test_client() as test_client:
+        yield FlaskAdapter(test_client)
+
+
+@pytest.fixture
+def fleet(adapter: FlaskAdapter) -> Iterator[TensorFleetClient]:
+    client = client_on(adapter)
+    yield client
+    client.session.close()
+
+
+@pytest.fixture
+def flowers(fleet: TensorFleetClient, run_job: Callable[..., Any]) -> list[dict[str, Any]]:
+    """Two versions of model ``flowers`` (knn on iris), trained in-process."""
+    results = []
+    for k in (5, 1):
+        job = fleet.submit_job(
+            "iris", "knn", model_name="flowers", hyperparameters={"n_neighbors": k}
+        )
+        run_job(job["job_id"])
+        done = fleet.get_job(job["job_id"])
+        assert done["status"] == "succeeded", done
+        results.append(done["result"])
+    return results
+
+
+def run_cli(fleet: TensorFleetClient, *args: str, stdin: str | bytes | None = None) -> Result:
+    return CliRunner().invoke(cli, list(args), obj=fleet, input=stdin, catch_exceptions=False)
+
+
+# the client
+
+
+def test_references_aliases_tags_and_history(fleet, flowers) -> None:
+    first, second = flowers
+    moved = fleet.set_alias("flowers", "staging", 1)
+    assert (moved["alias"], moved["version"], moved["model_id"]) == (
+        "staging",
+        1,
+        first["model_id"],
+    )
+    assert fleet.get_model("flowers@staging")["model_id"] == first["model_id"]
+    assert fleet.get_model("flowers@v2")["model_id"] == second["model_id"]
+    assert fleet.get_model("flowers@latest")["version"] == 2
+    assert fleet.get_model(first["model_id"])["aliases"] == ["staging"]
+    fleet.set_alias("flowers", "staging", 2)
+    assert [a["version"] for a in fleet.list_aliases("flowers")["items"]] == [2]
+    history = fleet.list_aliases("flowers", history=True)["items"]
+    assert [(h["from_version"], h["to_version"]) for h in history] == [(1, 2), (None, 1)]
+    assert len(fleet.list_aliases("flowers", history=True, limit=1)["items"]) == 1
+
+    tagged = fleet.update_model("flowers@v1", tags={"team": "risk", "tier": "gold"})
+    assert tagged["tags"] == {"team": "risk", "tier": "gold"}
+    untagged = fleet.update_model("flowers@v1", tags={"tier": None}, description="baseline")
+    assert untagged["tags"] == {"team": "risk"} and untagged["description"] == "baseline"
+    with pytest.raises(ValueError, match="tags or a description"):
+        fleet.update_model("flowers@v1")
+    found = fleet.list_models(name="flowers", tags={"team": "risk"})
+    assert [m["model_id"] for m in found["items"]] == [first["model_id"]]
+    assert [m["version"] for m in fleet.list_models(alias="staging", name="flowers")["items"]] == [
+        2
+    ]
+    assert fleet.list_models(name="flowers", sort="-version", limit=1)["items"][0]["version"] == 2
+
+    fleet.remove_alias("flowers", "staging")
+    assert fleet.list_aliases("flowers")["items"] == []
+    with pytest.raises(APIError) as missing:
+        fleet.remove_alias("flowers", "staging")
+    assert missing.value.status == 404
+
+
+def test_unknown_references_are_404(fleet, flowers) -> None:
+    for ref in ("flowers@nope", "flowers@v9", "nobody@latest", "not-an-id"):
+        with pytest.raises(APIError) as caught:
+            fleet.get_model(ref)
+        assert (caught.value.status, caught.value.code) == (404, "not_found"), ref
+
+
+def test_the_gate_refuses_a_worse_version_naming_both_scores(fleet, flowers, loaded_db) -> None:
+    for version, f1 in ((1, 0.9), (2, 0.8)):
+        loaded_db.models.update_one(
+            {"name": "flowers", "version": version}, {"$set": {"metrics.f1_macro": f1}}
+        )
+    fleet.set_alias("flowers", "champion", 1)
+    with pytest.raises(APIError) as refused:
+        fleet.set_alias("flowers", "champion", 2, gate="f1_macro")
+    assert refused.value.status == 409
+    assert refused.value.details == {"candidate": 0.8, "current": 0.9, "metric": "f1_macro"}
+    with pytest.raises(APIError):
+        fleet.set_alias("flowers", "champion", 2, gate={"metric": "f1_macro", "min_delta": 0})
+    assert fleet.get_model("flowers@champion")["version"] == 1
+    # a negative min_delta lets a slightly worse version through
+    assert fleet.set_alias("flowers", "champion", 2, gate="f1_macro", min_delta=-0.2)["version"]
+
+
+def test_delete_is_refused_while_an_alias_points_at_the_version(fleet, flowers) -> None:
+    fleet.set_alias("flowers", "staging", 2)
+    with pytest.raises(APIError) as held:
+        fleet.delete_model("flowers@v2")
+    assert held.value.status == 409 and held.value.details["aliases"] == ["staging"]
+    assert fleet.delete_model("flowers@v1") is None
+    with pytest.raises(APIError):
+        fleet.get_model("flowers@v1")
+
+
+def test_predict_takes_records_rows_dataframes_bodies_and_csv(
+    fleet, adapter, flowers, tmp_path
+) -> None:
+    fleet.set_alias("flowers", "champion", 1)
+    answers = [
+        fleet.predict("flowers@champion", [ROW, VIRGINICA]),
+        fleet.predict("flowers@champion", [list(ROW.values()), list(VIRGINICA.values())]),
+        fleet.predict("flowers@champion", pd.DataFrame([ROW, VIRGINICA])),
+        fleet.predict("flowers@champion", {"inputs": [ROW, VIRGINICA]}),
+        fleet.predict_csv("flowers@champion", CSV),
+    ]
+    (tmp_path / "rows.csv").write_bytes(CSV)
+    answers.append(fleet.predict_csv("flowers@champion", tmp_path / "rows.csv"))
+    answers.append(fleet.predict_csv("flowers@champion", str(tmp_path / "rows.csv")))
+    with (tmp_path / "rows.csv").open("rb") as handle:
+        answers.append(fleet.predict_csv("flowers@champion", handle))
+    for answer in answers:
+        assert answer["predictions"] == ["setosa", "virginica"]
+        assert answer["model"] == {"id": flowers[0]["model_id"], "name": "flowers", "version": 1}
+        assert answer["engine"] in ("sklearn", "onnx") and "probabilities" not in answer
+    single = fleet.predict("flowers@v2", ROW, proba=True)
+    assert single["predictions"] == ["setosa"]
+    assert single["classes"] == ["setosa", "versicolor", "virginica"]
+    assert len(single["probabilities"]) == 1
+    assert adapter.sent[-1].url.endswith("/api/v1/models/flowers@v2/predict?proba=true")
+    assert json.loads(adapter.sent[-1].body) == {"dataframe_records": [ROW]}
+
+
+def test_predict_sends_the_engine_and_reports_bad_columns(fleet, adapter, flowers) -> None:
+    try:
+        answer = fleet.predict("flowers@v1", [ROW], engine="sklearn")
+    except APIError as error:  # a server that does not know ?engine= yet
+        assert error.status == 400 and error.details["field"] == "engine", error.details
+    else:
+        assert answer["engine"] == "sklearn"
+    assert adapter.sent[-1].url.endswith("/predict?engine=sklearn")
+    with pytest.raises(APIError) as bad:
+        fleet.predict("flowers@v1", [{**ROW, "colour": "red"}])
+    assert bad.value.status == 400 and bad.value.details["unknown"] == ["colour"]
+
+
+def test_predict_body_sends_missing_values_as_null() -> None:
+    frame = pd.DataFrame({"a": [1.5, float("nan")], "b": ["x", None]})
+    body = predict_body(frame)
+    assert body == {"dataframe_split": {"columns": ["a", "b"], "data": [[1.5, "x"], [None, None]]}}
+    assert json.dumps(body, allow_nan=False)
+    with pytest.raises(ValueError, match="infinity"):
+        predict_body([{"a": float("inf")}])
+    with pytest.raises(TypeError):
+        predict_body("a,b\n1,2")
+
+
+def test_download_by_reference_to_a_file_or_a_directory(fleet, flowers, tmp_path) -> None:
+    fleet.set_alias("flowers", "champion", 2)
+    path = fleet.download_model("flowers@champion", tmp_path / "m.joblib")
+    sha = fleet.get_model("flowers@v2")["sha256"]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == sha
+    into = fleet.download_model("flowers@champion", tmp_path)
+    assert into.parent == tmp_path and into.name.endswith(".joblib")
+    assert into.read_bytes() == path.read_bytes()
+    positional = fleet.download_model(flowers[0]["model_id"], tmp_path / "v1.joblib")
+    assert positional.stat().st_size > 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        ["m.joblib", "v1.joblib", into.name]
+    )
+
+
+def test_a_checksum_mismatch_saves_nothing_and_keeps_an_older_file(tmp_path) -> None:
+    headers = {
+        "X-Checksum-SHA256": "0" * 64,
+        "Content-Disposition": "attachment; filename=x.joblib",
+    }
+    fleet = client_on(CannedAdapter(headers=headers, body=b"not the file"))
+    (tmp_path / "m.joblib").write_bytes(b"older")
+    with pytest.raises(IntegrityError, match="nothing was saved"):
+        fleet.download_model("m@v1", tmp_path / "m.joblib")
+    assert (tmp_path / "m.joblib").read_bytes() == b"older"
+    with pytest.raises(IntegrityError):
+        fleet.download_output("job-1", tmp_path / "out.csv")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["m.joblib"]
+
+
+def test_a_server_that_ignores_the_format_is_refused(tmp_path) -> None:
+    body = b"joblib bytes"
+    headers = {
+        "X-Checksum-SHA256": hashlib.sha256(body).hexdigest(),
+        "Content-Disposition": "attachment; filename=m-v1.joblib",
+    }
+    fleet = client_on(CannedAdapter(headers=headers, body=body))
+    with pytest.raises(FormatError, match=r"\.onnx"):
+        fleet.download_model("m@v1", tmp_path / "m.onnx", format="onnx")
+    assert list(tmp_path.iterdir()) == []
+    assert fleet.download_model("m@v1", tmp_path, format="joblib").name == "m-v1.joblib"
+
+
+def test_batch_prediction_jobs_are_submitted_with_their_fields() -> None:
+    sent: list[requests.PreparedRequest] = []
+
+    class Recording(CannedAdapter):
+        def send(self, request: requests.PreparedRequest, **kw: Any) -> requests.Response:
+            sent.append(request)
+            return super().send(request, **kw)
+
+    fleet = client_on(Recording(status=202, body=b'{"job_id": "j", "status": "queued"}'))
+    assert fleet.submit_prediction_job("m@champion", "iris")["job_id"] == "j"
+    fleet.submit_prediction_job("m@v2", "iris", dataset_version=3, proba=True)
+    bodies = [json.loads(r.body) for r in sent]
+    assert bodies == [
+        {"kind": "predict", "model": "m@champion", "dataset": "iris", "proba": False},
+        {
+            "kind": "predict",
+            "model": "m@v2",
+            "dataset": "iris",
+            "dataset_version": 3,
+            "proba": True,
+        },
+    ]
+    assert all("Idempotency-Key" in r.headers for r in sent)
+
+
+# the CLI
+
+
+def test_cli_aliases_show_tag_and_list(fleet, flowers) -> None:
+    done = run_cli(fleet, "alias", "set", "flowers", "staging", "v1")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["version"] == 1
+    assert run_cli(fleet, "alias", "set", "flowers", "staging", "2").exit_code == 0
+    shown = json.loads(run_cli(fleet, "models", "show", "flowers@staging").stdout)
+    assert shown["version"] == 2 and shown["aliases"] == ["staging"]
+    listed = json.loads(run_cli(fleet, "alias", "ls", "flowers").stdout)["items"]
+    assert [(a["alias"], a["version"]) for a in listed] == [("staging", 2)]
+    history = json.loads(run_cli(fleet, "alias", "ls", "flowers", "--history").stdout)["items"]
+    assert [(h["from_version"], h["to_version"]) for h in history] == [(1, 2), (None, 1)]
+
+    tagged = run_cli(
+        fleet, "models", "tag", "flowers@v1", "team=risk", "note=a=b", "--description", "d"
+    )
+    assert json.loads(tagged.stdout)["tags"] == {"team": "risk", "note": "a=b"}
+    removed = json.loads(run_cli(fleet, "models", "tag", "flowers@v1", "--remove", "note").stdout)
+    assert removed["tags"] == {"team": "risk"} and removed["description"] == "d"
+    page = json.loads(run_cli(fleet, "models", "--tag", "team=risk", "--sort", "-score").stdout)
+    assert [m["version"] for m in page["items"]] == [1]
+    page = json.loads(run_cli(fleet, "models", "--name", "flowers", "--alias", "staging").stdout)
+    assert [m["version"] for m in page["items"]] == [2]
+
+    assert run_cli(fleet, "alias", "rm", "flowers", "staging").exit_code == 0
+    assert json.loads(run_cli(fleet, "alias", "ls", "flowers").stdout)["items"] == []
+    assert run_cli(fleet, "models", "rm", "flowers@v1").exit_code == 0
+    gone = run_cli(fleet, "models", "show", "flowers@v1")
+    assert gone.exit_code == 2 and json.loads(gone.stderr)["error"]["code"] == "not_found"
+
+
+def test_cli_predicts_json_rows_bodies_and_csv(fleet, flowers, tmp_path) -> None:
+    fleet.set_alias("flowers", "champion", 1)
+    rows = tmp_path / "rows.json"
+    rows.write_text(json.dumps([ROW, VIRGINICA]))
+    (tmp_path / "rows.csv").write_bytes(CSV)
+    for args, stdin in (
+        (["--json", str(rows)], None),
+        (["--json", "-"], json.dumps({"dataframe_records": [ROW, VIRGINICA]})),
+        (["--csv", str(tmp_path / "rows.csv")], None),
+        (["--csv", "-"], CSV),
+    ):
+        done = run_cli(fleet, "predict", "flowers@champion", *args, stdin=stdin)
+        assert done.exit_code == 0, done.output
+        assert json.loads(done.stdout)["predictions"] == ["setosa", "virginica"], args
+    proba = json.loads(
+        run_cli(fleet, "predict", "flowers@v2", "--json", str(rows), "--proba").stdout
+    )
+    assert proba["classes"] == ["setosa", "versicolor", "virginica"]
+
+
+def test_cli_errors_are_one_line_with_an_exit_status(fleet, flowers, tmp_path, loaded_db) -> None:
+    for version, f1 in ((1, 0.9), (2, 0.8)):
+        loaded_db.models.update_one(
+            {"name": "flowers", "version": version}, {"$set": {"metrics.f1_macro": f1}}
+        )
+    fleet.set_alias("flowers", "champion", 1)
+    refused = run_cli(
+        fleet, "alias", "set", "flowers", "champion", "2", "--gate-metric", "f1_macro"
+    )
+    assert refused.exit_code == 2 and refused.stdout == ""
+    assert len(refused.stderr.strip().splitlines()) == 1
+    error = json.loads(refused.stderr)["error"]
+    assert error["code"] == "conflict" and error["details"]["candidate"] == 0.8, error
+
+    missing = run_cli(fleet, "predict", "flowers@nope", "--json", "-", stdin=json.dumps([ROW]))
+    assert missing.exit_code == 2 and json.loads(missing.stderr)["error"]["code"] == "not_found"
+
+    usage = [
+        ["predict", "flowers@v1"],  # neither --json nor --csv
+        ["alias", "set", "flowers", "x", "one"],
+        ["alias", "set", "flowers", "x", "1", "--min-delta", "0.1"],
+        ["models", "tag", "flowers@v1"],
+        ["models", "--name", "flowers", "show", "flowers@v1"],
+        ["download", "flowers@v1"],
+        ["download", "flowers@v1", "--format", "pickle", str(tmp_path / "m")],
+    ]
+    for args in usage:
+        done = run_cli(fleet, *args)
+        assert done.exit_code == 2 and "Error:" in done.stderr and not done.stdout, args
+        assert "Traceback" not in done.output
+    bad_json = run_cli(fleet, "predict", "flowers@v1", "--json", "-", stdin="{not json")
+    assert bad_json.exit_code == 2 and "--json: not JSON" in bad_json.stderr
+
+
+def test_cli_downloads_by_reference(fleet, flowers, tmp_path) -> None:
+    fleet.set_alias("flowers", "champion", 1)
+    done = run_cli(fleet, "download", "flowers@champion", str(tmp_path / "m.joblib"))
+    assert done.exit_code == 0, done.output
+    assert Path(done.stdout.strip()) == tmp_path / "m.joblib"
+    old_style = run_cli(fleet, "download", flowers[1]["model_id"], "-o", str(tmp_path / "o.joblib"))
+    assert old_style.exit_code == 0 and (tmp_path / "o.joblib").stat().st_size > 0
+
+
+def test_cli_download_refusals_and_connection_errors(tmp_path) -> None:
+    headers = {"X-Checksum-SHA256": "0" * 64, "Content-Disposition": "attachment; filename=m.onnx"}
+    mismatch = client_on(CannedAdapter(headers=headers, body=b"x"))
+    done = run_cli(mismatch, "download", "m@v1", str(tmp_path / "m.onnx"), "--format", "onnx")
+    assert done.exit_code == 3 and done.stderr.startswith("integrity error: ")
+    assert len(done.stderr.strip().splitlines()) == 1 and not (tmp_path / "m.onnx").exists()
+
+    down = client_on(CannedAdapter(raises=requests.ConnectionError("refused\nby peer")))
+    done = run_cli(down, "models", "show", "m@v1")
+    assert done.exit_code == 4 and done.stderr == "connection error: refused by peer\n"
+
+
+def test_cli_predict_batch_submits_and_reports(tmp_path) -> None:
+    job = {"job_id": "j1", "status": "queued", "progress": {"percent": 0, "stage": "queued"}}
+    fleet = client_on(CannedAdapter(status=202, body=json.dumps(job).encode()))
+    done = run_cli(fleet, "predict-batch", "m@champion", "iris", "--dataset-version", "2")
+    assert done.exit_code == 0, done.output
+    assert json.loads(done.stdout)["job_id"] == "j1" and "queued j1" in done.stderr
+    refused = client_on(
+        CannedAdapter(
+            status=400,
+            body=json.dumps(
+                {"error": {"code": "validation_error", "message": "kind: no", "details": {}}}
+            ).encode(),
+        )
+    )
+    done = run_cli(refused, "predict-batch", "m@champion", "iris")
+    assert done.exit_code == 2 and json.loads(done.stderr)["error"]["code"] == "validation_error"
