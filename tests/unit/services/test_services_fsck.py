@@ -43,3 +43,18 @@ def test_each_broken_invariant_is_reported(loaded_db, celery, redis, run_job) ->
     loaded_db.models.delete_one({"_id": "copy"})
     loaded_db.jobs.update_one({"_id": first["_id"]}, {"$set": {"status": "failed"}})
     assert "job_models" in _kinds(loaded_db)
+
+
+def test_batch_prediction_outputs_are_owned_and_checked(loaded_db, celery, redis, run_job) -> None:
+    trained = submit_job(loaded_db, celery, JobRequest(dataset="iris", algorithm="knn"), redis)
+    run_job(trained["_id"])
+    request = JobRequest(kind="predict", model="iris_knn@latest", dataset="iris")
+    batch = submit_job(loaded_db, celery, request, redis)
+    run_job(batch["_id"])
+    job = loaded_db.jobs.find_one({"_id": batch["_id"]})
+    assert job["status"] == "succeeded" and check_store(loaded_db, SIGNER) == []
+    output = job["result"]["output"]["file_id"]
+    loaded_db["fs.chunks"].update_one({"files_id": output, "n": 0}, {"$set": {"data": b"x"}})
+    assert "output_file" in _kinds(loaded_db)  # its file no longer matches its signature
+    loaded_db.jobs.update_one({"_id": batch["_id"]}, {"$set": {"result.output": None}})
+    assert {"job_output", "orphan_file"} <= _kinds(loaded_db)
