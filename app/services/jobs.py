@@ -16,7 +16,14 @@ from typing import Any, Literal
 import redis
 from celery import Celery
 from kombu.exceptions import OperationalError
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pymongo.database import Database
 from redis.exceptions import RedisError
 
@@ -56,14 +63,20 @@ class JobRequest(BaseModel):
     kind: Literal["train", "predict"] = "train"
     dataset: str = Field(min_length=1, max_length=128, examples=["iris"])
     algorithm: str | None = Field(
-        None, min_length=1, max_length=64, examples=["random_forest"], description="train"
+        None,
+        min_length=1,
+        max_length=64,
+        examples=["random_forest"],
+        description="train (required)",
+        validate_default=True,
     )
     model: str | None = Field(
         None,
         min_length=1,
         max_length=160,
         examples=["iris_knn@champion"],
-        description="predict: the model (id, name@alias, name@vN, name@latest)",
+        description="predict (required): the model (id, name@alias, name@vN, name@latest)",
+        validate_default=True,
     )
     proba: bool = Field(False, description="predict: add class probabilities to the output")
     dataset_version: int | None = Field(
@@ -77,17 +90,22 @@ class JobRequest(BaseModel):
     test_size: float = Field(0.2, gt=0, lt=1)
     random_state: int | None = Field(42, ge=0, le=2**32 - 1)
 
+    @field_validator("algorithm", "model")
+    @classmethod
+    def _required_by_kind(cls, value: str | None, info: ValidationInfo) -> str | None:
+        """``algorithm`` is required for training jobs, ``model`` for prediction jobs."""
+        needed = {"train": "algorithm", "predict": "model"}.get(info.data.get("kind", ""))
+        if value is None and info.field_name == needed:
+            raise ValueError(f"a {info.data['kind']} job needs '{needed}'")
+        return value
+
     @model_validator(mode="after")
     def _fields_of_kind(self) -> JobRequest:
         """Training fields only on training jobs, ``model`` and ``proba`` only on predictions."""
         if self.kind == "train":
-            if self.algorithm is None:
-                raise ValueError("a training job needs 'algorithm'")
             if self.model is not None or self.proba:
                 raise ValueError("'model' and 'proba' belong to kind 'predict'")
             return self
-        if self.model is None:
-            raise ValueError("a prediction job needs 'model'")
         given = self.model_fields_set & TRAINING_FIELDS
         if given:
             raise ValueError(f"not for kind 'predict': {', '.join(sorted(given))}")

@@ -25,6 +25,7 @@ from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
 from app.metrics import catalog
+from app.tasks.celery_app import WORKER_QUEUES
 from localstack import LocalStack
 from tests.integration.helpers import (
     SLOW_JOB,
@@ -282,7 +283,7 @@ def test_queue_gauges_while_a_job_waits_behind_busy_workers(scenario: Scenario) 
     assert during is not None
     assert during.types["tensorfleet_queue_depth"] == "gauge"
     assert [labels for labels in during.series("tensorfleet_queue_depth")] == [
-        {"queue": "training"}
+        {"queue": queue} for queue in WORKER_QUEUES
     ]
     assert during.value("tensorfleet_queue_depth", queue="training") >= 1
     created = datetime.fromisoformat(scenario.queued_job["created_at"].replace("Z", "+00:00"))
