@@ -1,4 +1,4 @@
-"""The Celery worker entry point: ``celery -A worker worker -Q training,prediction``.
+"""The Celery worker entry point: ``celery -A worker worker -Q training,prediction,search``.
 
 Beat and the supervisor: ``celery -A worker worker -B -Q supervisor -c 1``.
 """

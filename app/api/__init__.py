@@ -16,6 +16,11 @@
     GET     /api/v1/jobs/<job_id>?wait=           jobs.get_job              long polling
     POST    /api/v1/jobs/<job_id>/cancel          jobs.cancel_job           202
     GET     /api/v1/jobs/<job_id>/output          jobs.download_output      batch predictions' CSV
+    POST    /api/v1/searches                      searches.create_search    202 + Location
+    GET     /api/v1/searches                      searches.list_searches
+    GET     /api/v1/searches/<search_id>          searches.get_search       progress, leaderboard
+    GET     /api/v1/searches/<search_id>/trials   searches.list_trials      ?sort=-score
+    POST    /api/v1/searches/<search_id>/cancel   searches.cancel_search    202
     POST    /api/v1/datasets                      datasets.create_dataset   201 + Location
     GET     /api/v1/datasets                      datasets.list_datasets
     GET     /api/v1/datasets/<name>?version=      datasets.get_dataset
@@ -70,6 +75,7 @@ from app.api import (
     keys,
     models,
     predictions,
+    searches,
     statistics,
 )
 from app.api.bodies import check_request_body
@@ -80,6 +86,7 @@ from app.api.spec import spec
 API = "/api/v1"
 BLUEPRINTS = (
     (jobs.bp, f"{API}/jobs"),
+    (searches.bp, f"{API}/searches"),
     (datasets.bp, f"{API}/datasets"),
     (models.bp, f"{API}/models"),
     (predictions.bp, f"{API}/models"),

@@ -64,13 +64,15 @@ def get_job(job_id: str) -> dict:
     query=JobListQuery, resp=Spec(HTTP_200=JobPage), tags=["jobs"], security=scope("read")
 )
 def list_jobs() -> dict:
-    """Jobs, newest first: `?kind=&status=&model_name=&dataset=&algorithm=&page=&limit=`."""
+    """Jobs, newest first: `?kind=train|predict|trial&search_id=&status=&model_name=&dataset=
+    &algorithm=&page=&limit=`."""
     query = context.parsed().query
-    filters = query.model_dump(include={"status", "model_name", "dataset", "algorithm"})
-    if query.kind == "predict":
-        filters["kind"] = "predict"
-    elif query.kind == "train":  # jobs stored before kinds existed are training jobs
-        filters["kind"] = {"$ne": "predict"}
+    fields = {"status", "model_name", "dataset", "algorithm", "search_id"}
+    filters = query.model_dump(include=fields)
+    if query.kind == "train":  # jobs stored before kinds existed are training jobs
+        filters["kind"] = {"$nin": ["predict", "trial"]}
+    elif query.kind is not None:
+        filters["kind"] = query.kind
     return JobRepository(context.db()).list(filters, query.page, query.limit).as_json(public_job)
 
 

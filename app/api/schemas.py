@@ -32,7 +32,8 @@ class PageQuery(BaseModel):
 class JobListQuery(PageQuery):
     """Filters of ``GET /api/v1/jobs``."""
 
-    kind: Literal["train", "predict"] | None = None
+    kind: Literal["train", "predict", "trial"] | None = None
+    search_id: str | None = Field(None, max_length=64)
     status: JobStatus | None = None
     model_name: str | None = None
     dataset: str | None = None
@@ -116,7 +117,7 @@ class Job(BaseModel):
     """A job as the API shows it (``kind`` train or predict)."""
 
     job_id: str
-    kind: Literal["train", "predict"] = "train"
+    kind: Literal["train", "predict", "trial"] = "train"
     status: JobStatus
     dataset: str
     dataset_version: int

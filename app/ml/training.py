@@ -95,15 +95,16 @@ def train_pipeline(
     if not 0 < test_size < 1:
         raise ValidationError("test_size must be between 0 and 1.", {"field": "test_size"})
     progress("preprocessing", 20)
-    X, y, features = _prepare(df, target, task)
-    X_train, X_test, y_train, y_test = _split(X, y, task, test_size, random_state)
+    X_train, X_test, y_train, y_test, features = prepare_and_split(
+        df, target, task, test_size, random_state
+    )
     estimator = build_estimator(algorithm, task, effective, random_state)
-    preprocess = build_preprocessor(X, features, scale=algorithm.scale_features)
+    preprocess = build_preprocessor(X_train, features, scale=algorithm.scale_features)
     pipeline = Pipeline([("preprocess", preprocess), ("model", estimator)])
     progress("fitting", 30)
     metrics = _fit_and_evaluate(pipeline, task, (X_train, X_test, y_train, y_test), progress)
     classes = [to_jsonable(c) for c in pipeline.classes_] if task == "classification" else None
-    types = {f: NUMERIC if is_numeric(X[f]) else CATEGORICAL for f in features}
+    types = {f: NUMERIC if is_numeric(X_train[f]) else CATEGORICAL for f in features}
     profile = summarize(X_train, types)
     return TrainingResult(pipeline, metrics, features, classes, effective, types, X_test, profile)
 
@@ -124,6 +125,15 @@ def _fit_and_evaluate(pipeline: Pipeline, task: str, parts: tuple, progress: Pro
     if messages:
         metrics["warnings"] = messages[:MAX_WARNINGS]
     return metrics
+
+
+def prepare_and_split(
+    df: pd.DataFrame, target: str, task: str, test_size: float, random_state: int | None
+) -> tuple[pd.DataFrame, pd.DataFrame, pd.Series, pd.Series, list]:
+    """``X_train, X_test, y_train, y_test, features`` of ``df``: rows with a target, the
+    feature columns, split (stratified for classification); DataError if unusable."""
+    X, y, features = _prepare(df, target, task)
+    return (*_split(X, y, task, test_size, random_state), features)
 
 
 def _prepare(df: pd.DataFrame, target: str, task: str) -> tuple[pd.DataFrame, pd.Series, list]:

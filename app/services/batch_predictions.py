@@ -47,7 +47,7 @@ class BatchPredictionRun(TrainingRun):
         OutputStore(self.db).discard(self.job_id, range(self.attempt, self.attempt + 1))
 
     def _succeed(self, result: dict[str, Any]) -> dict[str, Any]:
-        self.ended = self.outcomes.succeed_prediction(self.job_id, result, self.attempt or None)
+        self.ended = self.outcomes.succeed_with(self.job_id, result, self.attempt or None)
         return result
 
     def _work(self, job: dict[str, Any]) -> dict[str, Any]:

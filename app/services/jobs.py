@@ -143,7 +143,7 @@ def _training_job(request: JobRequest, dataset: dict[str, Any]) -> dict[str, Any
     """The training job document of ``request``, every field validated."""
     assert request.algorithm is not None  # JobRequest checks it for kind "train"
     target = request.target or dataset["target"]
-    profile = _target_profile(dataset, target)
+    profile = target_profile(dataset, target)
     algorithm = get_algorithm(request.algorithm)
     data = DataShape.for_split(
         dataset["name"], profile["n_samples"], request.test_size, profile.get("n_classes")
@@ -236,7 +236,7 @@ def requeue_lost_run(
     return True
 
 
-def _target_profile(dataset: dict[str, Any], target: str) -> dict[str, Any]:
+def target_profile(dataset: dict[str, Any], target: str) -> dict[str, Any]:
     """What the dataset's stored profile says of ``target``: task, rows, classes."""
     profile = dataset.get("targets", {}).get(target)
     if profile is None:

@@ -60,14 +60,15 @@ class JobOutcomes:
             publish_job_finished(self.redis, job_id)
         return ended
 
-    def succeed_prediction(
+    def succeed_with(
         self, job_id: str, result: dict[str, Any], attempt: int | None = None
     ) -> dict[str, Any] | None:
-        """End a batch prediction job succeeded with ``result`` (naming its output file):
-        the ended job, or None if it had already ended (fenced by ``attempt``)."""
+        """End a job that makes no model (a batch prediction, a search trial) succeeded
+        with ``result``: the ended job, or None if it had already ended (fenced by
+        ``attempt``). Output files of other tries than the one ``result`` names go."""
         ended = self.jobs.finish(job_id, "succeeded", attempt, result=result, error=None)
         if ended is not None:
-            keep = result["output"]["file_id"]
+            keep = (result.get("output") or {}).get("file_id")
             self.outputs.discard(job_id, range(1, int(ended["attempts"]) + 1), keep=keep)
             publish_job_finished(self.redis, job_id)
         return ended

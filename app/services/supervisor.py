@@ -28,12 +28,14 @@ from pymongo.database import Database
 from app.config import Settings
 from app.services.jobs import publish
 from app.services.outcomes import JobOutcomes
+from app.services.searches import advance
 from app.statuses import FINISHED
 from app.storage.jobs import JobRepository
 from app.storage.leases import JobLeases
 from app.storage.models import ModelRepository, model_file_ids
 from app.storage.mongo import utcnow
 from app.storage.published import unpublished
+from app.storage.searches import SearchRepository
 from app.storage.uploads import UploadRepository
 
 log = logging.getLogger(__name__)
@@ -48,6 +50,7 @@ class TickReport:
     cancelled: int = 0
     republished: int = 0
     orphans_removed: int = 0
+    searches_moved: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """The counts, for logs and the task result."""
@@ -60,6 +63,7 @@ def tick(db: Database, redis_client: redis.Redis, celery: Celery, settings: Sett
     recover_expired(db, redis_client, celery, report)
     republish_lost(db, redis_client, celery, settings, report)
     collect_orphans(db, settings, report)
+    advance_searches(db, redis_client, celery, report)
     if any(report.as_dict().values()):
         log.info("supervisor: %s", report.as_dict())
     return report
@@ -98,6 +102,23 @@ def republish_lost(
         publish(celery, by_id[job_id], redis_client)
         report.republished += 1
         log.warning("job %s had no message in Redis: published again", job_id)
+
+
+def advance_searches(
+    db: Database, redis_client: redis.Redis, celery: Celery, report: TickReport
+) -> None:
+    """Advance every running search (a trial whose end did not advance it: a hard time
+    limit, a worker lost after the trial ended, a cancelled trial)."""
+    for running in SearchRepository(db).running():
+        before = _position(SearchRepository(db).get(running["_id"]))
+        if _position(advance(db, celery, redis_client, running["_id"])) != before:
+            report.searches_moved += 1
+
+
+def _position(search: dict[str, Any] | None) -> tuple[Any, ...]:
+    """How far a search has got (what ``advance`` can change)."""
+    search = search or {}
+    return search.get("launched"), search.get("status"), search.get("refit_job_id")
 
 
 def collect_orphans(db: Database, settings: Settings, report: TickReport) -> None:

@@ -80,6 +80,33 @@ def new_prediction_job_document(
     }
 
 
+def new_trial_job_document(
+    search: dict[str, Any], index: int, hyperparameters: dict[str, Any], queue: str
+) -> dict[str, Any]:
+    """The ``queued`` job of candidate ``index`` of ``search`` (id derived from both)."""
+    return {
+        "_id": f"{search['_id']}-trial-{index}",
+        "kind": "trial",
+        "status": "queued",
+        "queue": queue,
+        "search_id": search["_id"],
+        "trial": index,
+        "dataset": search["dataset"],
+        "dataset_version": search["dataset_version"],
+        "algorithm": search["algorithm"],
+        "model_name": search["model_name"],
+        "hyperparameters": hyperparameters,
+        "params": search["candidates"][index],
+        "target": search["target"],
+        "task": search["task"],
+        "test_size": search["test_size"],
+        "random_state": search["random_state"],
+        "cv": search["cv"],
+        "metric": search["metric"],
+        **_lifecycle(),
+    }
+
+
 def _lifecycle() -> dict[str, Any]:
     """The fields every new job starts with (its state, progress, attempts, lease)."""
     return {
@@ -206,6 +233,12 @@ class JobRepository:
         for row in self._jobs.aggregate([{"$group": {"_id": "$status", "n": {"$sum": 1}}}]):
             counts[row["_id"]] = row["n"]
         return counts
+
+    def of_search(self, search_id: str, include_refit: bool = False) -> builtins.list[dict]:
+        """The trial jobs of a search in trial order (and its refit job, if asked)."""
+        kinds = ["trial", "train"] if include_refit else ["trial"]
+        query = {"search_id": search_id, "kind": {"$in": kinds}}
+        return builtins.list(self._jobs.find(query).sort("trial", 1))
 
     def oldest_queued(self, queue: str) -> dict[str, Any] | None:
         """The oldest job still waiting on ``queue``."""

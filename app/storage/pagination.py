@@ -30,8 +30,10 @@ def find_page(
     sort: list[tuple[str, int]],
     page: int,
     limit: int,
+    projection: dict[str, Any] | None = None,
 ) -> Page:
-    """Documents ``(page - 1) * limit`` onwards in ``sort`` order, with the match count."""
+    """Documents ``(page - 1) * limit`` onwards in ``sort`` order, with the match count
+    (``projection``: MongoDB's, e.g. ``{"big_field": 0}``)."""
     total = collection.count_documents(query)
-    cursor = collection.find(query).sort(sort).skip((page - 1) * limit).limit(limit)
+    cursor = collection.find(query, projection).sort(sort).skip((page - 1) * limit).limit(limit)
     return Page(items=list(cursor), page=page, limit=limit, total=total)

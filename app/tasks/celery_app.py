@@ -12,14 +12,16 @@ from app.config import Settings
 
 TRAINING_QUEUE = "training"
 PREDICTION_QUEUE = "prediction"  # batch prediction jobs
+SEARCH_QUEUE = "search"  # hyperparameter searches' trials
 SUPERVISOR_QUEUE = "supervisor"  # the supervisor's ticks: served by the beat process itself
 SUPERVISE_TASK = "tensorfleet.supervise"
 # The wire name of ``app.tasks.train.train_job``; kept as first released, so messages
 # already queued by an older API still find their task.
 TRAIN_TASK = "tensorfleet.train_model"
 PREDICT_TASK = "tensorfleet.predict_batch"  # ``app.tasks.predict.predict_job``
-TASK_OF_KIND = {"train": TRAIN_TASK, "predict": PREDICT_TASK}  # a job's ``kind`` → its task
-WORKER_QUEUES = (TRAINING_QUEUE, PREDICTION_QUEUE)  # what a fleet worker serves by default
+TRIAL_TASK = "tensorfleet.search_trial"  # ``app.tasks.search.trial_job``
+TASK_OF_KIND = {"train": TRAIN_TASK, "predict": PREDICT_TASK, "trial": TRIAL_TASK}
+WORKER_QUEUES = (TRAINING_QUEUE, PREDICTION_QUEUE, SEARCH_QUEUE)  # a fleet worker's default
 
 
 class TensorFleetCelery(Celery):
@@ -67,6 +69,7 @@ def create_celery(settings: Settings) -> TensorFleetCelery:
         task_routes={
             TRAIN_TASK: {"queue": TRAINING_QUEUE},
             PREDICT_TASK: {"queue": PREDICTION_QUEUE},
+            TRIAL_TASK: {"queue": SEARCH_QUEUE},
             SUPERVISE_TASK: {"queue": SUPERVISOR_QUEUE},
         },
         beat_schedule={

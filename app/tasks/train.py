@@ -28,6 +28,7 @@ from pymongo.errors import PyMongoError
 from app.services.jobs import requeue_lost_run, settle_terminated
 from app.services.outcomes import JobOutcomes
 from app.services.runs import TrainingRun
+from app.services.searches import advance as advance_search
 from app.storage.mongo import get_database
 from app.storage.redis import get_redis
 from app.tasks.celery_app import TASK_OF_KIND, TRAIN_TASK, TensorFleetCelery
@@ -73,6 +74,8 @@ def run_job(task: TrainingTask, run_class: type[TrainingRun], job_id: str) -> An
     if run.claimed:
         job = run.ended or run.jobs.find(job_id)  # re-read only if another run ended it
         observe_task(job, time.perf_counter() - started)
+        if job is not None and job.get("search_id"):  # a trial or a refit: move the search on
+            advance_search(db, self.app, get_redis(settings), job["search_id"])
         if job is not None and job.get("error"):
             # already recorded; raising only makes Celery (and Flower) show the task failed
             raise JobFailed(f"{job['error']['type']}: {job['error']['message']}")

@@ -19,6 +19,7 @@ from app.config import Settings, make_settings
 from app.services.batch_predictions import BatchPredictionRun
 from app.services.datasets import load_builtin_datasets
 from app.services.runs import TrainingRun
+from app.services.trials import TrialRun
 from app.storage.mongo import ensure_indexes
 from app.storage.signing import Signer
 from app.tasks.celery_app import TensorFleetCelery, create_celery
@@ -140,7 +141,8 @@ def run_job(loaded_db: Database, redis: Any, settings: Settings) -> Callable[...
 
     def run(job_id: str, worker: str = "worker-test") -> dict[str, Any] | None:
         job = loaded_db.jobs.find_one({"_id": job_id}) or {}
-        kind = BatchPredictionRun if job.get("kind") == "predict" else TrainingRun
+        runs = {"predict": BatchPredictionRun, "trial": TrialRun}
+        kind = runs.get(job.get("kind", "train"), TrainingRun)
         return kind(loaded_db, redis, settings, job_id, worker).run()
 
     return run
