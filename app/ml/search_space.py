@@ -201,7 +201,7 @@ def candidates(
         for name, entry in space.items()
     }
     if all(isinstance(entry, list) for entry in space.values()):  # sampled without repeats
-        trials = min(trials, len(ParameterGrid(distributions)))  # type: ignore[arg-type]
+        trials = min(trials, len(ParameterGrid(distributions)))
     sampler = ParameterSampler(distributions, n_iter=trials, random_state=random_state)
     return [_plain(params) for params in sampler]
 
