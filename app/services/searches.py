@@ -318,6 +318,8 @@ def describe(db: Database, search: dict[str, Any]) -> dict[str, Any]:
     progress = {s: 0 for s in ("queued", "running", "succeeded", "failed", "cancelled")}
     for trial in trials:
         progress[trial["status"]] += 1
+    if search["status"] != "running":  # candidates never launched (cancel, max_seconds)
+        progress["cancelled"] += search["total"] - len(trials)
     progress["total"] = search["total"]
     best = search.get("best")
     if best is None and (board := leaderboard(search, trials, 1)):

@@ -41,6 +41,7 @@ def create_celery(settings: Settings) -> TensorFleetCelery:
         include=[
             "app.tasks.train",
             "app.tasks.predict",
+            "app.tasks.search",
             "app.tasks.supervise",
         ],  # workers only: the API sends by name
     )
