@@ -5,6 +5,9 @@ Phases share one Redis + MongoDB and each runs on its own app tier:
   2 workers: tiny_job_overhead, vs_mlflow, big_job_efficiency, worker_scaling (2 workers
              consuming, then 1), worker_rss_mb / api_rss_mb (after >= 100 jobs)
   1 worker, MODEL_COMPRESSION=0: download_throughput
+  2 workers: predict_p50_vs_mlflow, predict_throughput_vs_mlflow (with MLflow's scoring
+             server beside it), predict_onnx_p50_ms, model_cold_load_ms,
+             batch_predict_efficiency (bench/serving.py)
   2 workers and beat, default settings: recovery_after_worker_kill (smoke: short leases)
 Exit status: 0 when every figure was measured (goals met or not), 1 if one could not be.
 """
@@ -21,7 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import download as download_fig
-from bench import latency, memory, recovery, throughput, training_jobs
+from bench import latency, memory, recovery, serving, throughput, training_jobs
 from bench.harness import Harness, Tier
 from bench.progress import Progress
 from bench.report import Figure, table, write_results
@@ -34,11 +37,24 @@ ORDER = [
     "worker_scaling",
     "download_throughput",
     "vs_mlflow",
+    "predict_p50_vs_mlflow",
+    "predict_throughput_vs_mlflow",
+    "predict_onnx_p50_ms",
+    "model_cold_load_ms",
+    "batch_predict_efficiency",
     "worker_rss_mb",
     "api_rss_mb",
     "recovery_after_worker_kill",
 ]
 DEFAULT_OUT = Path(__file__).resolve().parent / "results.json"
+# the phases (--only) and their progress steps: (per round, once) - the RSS figures step once
+PHASE_STEPS = {
+    "submit": (1, 0),
+    "training": (4, 1),
+    "download": (1, 0),
+    "serving": (5, 0),
+    "recovery": (1, 0),
+}
 Step = tuple[str, Callable[[Tier], Figure | list[Figure]]]  # (figure name, measure on a tier)
 
 
@@ -56,7 +72,7 @@ class Run:
         if time.monotonic() > self.deadline:
             self.figures[name] = _placeholder(name, skipped="time budget spent")
             return
-        load_before = os.getloadavg()[0]
+        load_before, started = os.getloadavg()[0], time.monotonic()
         try:
             result = action()
         except Exception as exc:  # one broken figure must not hide the others
@@ -66,6 +82,7 @@ class Run:
         for fig in result if isinstance(result, list) else [result]:
             # other work on the machine skews every figure: the 1-minute load shows it
             fig.details["loadavg_1m"] = [round(load_before, 2), round(os.getloadavg()[0], 2)]
+            fig.details["elapsed_s"] = round(time.monotonic() - started, 1)  # the whole step
             self.figures[fig.name] = fig
 
     def in_tier(
@@ -92,28 +109,42 @@ def _placeholder(name: str, error: str | None = None, skipped: str | None = None
     return fig
 
 
-def run(h: Harness, sizes: Sizes, progress: Progress) -> list[Figure]:
-    """Every phase, in the order of the module docstring."""
+def run(
+    h: Harness, sizes: Sizes, progress: Progress, only: frozenset[str] = frozenset()
+) -> list[Figure]:
+    """Every phase (or those in ``only``), in the order of the module docstring."""
     r, s, p = Run(h, sizes, progress), sizes, progress
+    wanted = lambda phase: not only or phase in only  # noqa: E731
 
     def vs_mlflow(tier: Tier) -> Figure:
         tiny = r.figures.get("tiny_job_overhead") or _placeholder("tiny_job_overhead")
         return latency.vs_mlflow(h, tier, tiny, s, p)
 
-    download = ("download_throughput", lambda t: download_fig.download_throughput(h, t, s, p))
-    r.in_tier(0, {}, [("submit_throughput", lambda t: throughput.submit_throughput(h, t, s, p))])
-    two_workers = [
-        ("tiny_job_overhead", lambda t: latency.tiny_job_overhead(h, t, s, p)),
-        ("vs_mlflow", vs_mlflow),
-        ("big_job_efficiency", lambda t: training_jobs.big_job_efficiency(h, t, s, p)),
-        ("worker_scaling", lambda t: training_jobs.worker_scaling(t, s, p)),
-        ("worker_rss_mb", lambda t: memory.rss_figures(h, t, s, p)),
-    ]
-    r.in_tier(2, {}, two_workers)
-    r.in_tier(1, {"MODEL_COMPRESSION": "0"}, [download])
-    recover = ("recovery_after_worker_kill", lambda t: recovery.recovery_after_worker_kill(t, s, p))
-    r.in_tier(2, dict(s.recovery_env), [recover], beat=True)
-    return r.all()
+    if wanted("submit"):
+        submit = ("submit_throughput", lambda t: throughput.submit_throughput(h, t, s, p))
+        r.in_tier(0, {}, [submit])
+    if wanted("training"):
+        two_workers = [
+            ("tiny_job_overhead", lambda t: latency.tiny_job_overhead(h, t, s, p)),
+            ("vs_mlflow", vs_mlflow),
+            ("big_job_efficiency", lambda t: training_jobs.big_job_efficiency(h, t, s, p)),
+            ("worker_scaling", lambda t: training_jobs.worker_scaling(t, s, p)),
+            ("worker_rss_mb", lambda t: memory.rss_figures(h, t, s, p)),
+        ]
+        r.in_tier(2, {}, two_workers)
+    if wanted("download"):
+        download = ("download_throughput", lambda t: download_fig.download_throughput(h, t, s, p))
+        r.in_tier(1, {"MODEL_COMPRESSION": "0"}, [download])
+    if wanted("serving"):
+        with serving.Phase(h, s, p) as phase:  # stops MLflow's scoring server afterwards
+            r.in_tier(2, {}, phase.steps())
+    if wanted("recovery"):
+        recover = (
+            "recovery_after_worker_kill",
+            lambda t: recovery.recovery_after_worker_kill(t, s, p),
+        )
+        r.in_tier(2, dict(s.recovery_env), [recover], beat=True)
+    return r.all() if not only else [f for n in ORDER if (f := r.figures.get(n))]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -124,19 +155,28 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT, help="results JSON path")
     parser.add_argument("--keep", action="store_true", help="keep the data dir (logs) afterwards")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=list(PHASE_STEPS),
+        default=[],
+        help="run this phase only (repeatable); the others' figures are left out",
+    )
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     sizes = SMOKE if args.smoke else FULL
     if args.rounds:
         sizes = sizes.with_rounds(args.rounds)
     started = time.monotonic()
-    # steps: throughput, tiny, mlflow, big, scaling, download (rounds each), rss
-    progress = Progress(total=7 * sizes.rounds + 1, enabled=not args.no_progress)
+    only = frozenset(args.only)
+    steps = [PHASE_STEPS[phase] for phase in PHASE_STEPS if not only or phase in only]
+    total = sum(per_round * sizes.rounds + extra for per_round, extra in steps)
+    progress = Progress(total=total, enabled=not args.no_progress)
     h = Harness(keep_data=args.keep)
     try:
         progress.describe("starting Redis and MongoDB")
         h.start()
-        figures = run(h, sizes, progress)
+        figures = run(h, sizes, progress, only)
     finally:
         progress.close()
         h.close()

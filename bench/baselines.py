@@ -7,6 +7,9 @@
 - ``MinimalApp``: ``bench/minimal_app.py`` under the API's gunicorn command and settings.
 - ``gridfs_read``: the model file straight from GridFS with pymongo, in bounded windows.
 - ``MlflowLogger``: MLflow's in-process tracking + registry on SQLite (benchmark-only dep).
+- ``save_mlflow_model`` + ``MlflowScoringServer``: the same pipeline served by MLflow's own
+  scoring server (``mlflow models serve --env-manager local``), see ``bench/mlflow_serve.py``.
+- ``in_process_load``: deserializing a model file (joblib or ONNX) in this process.
 - ``bare_rss``: resident memory of the bare Celery worker and the minimal app's workers.
 """
 
@@ -17,6 +20,7 @@ import io
 import logging
 import os
 import shlex
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -27,7 +31,7 @@ from celery import Celery
 from pymongo.database import Database
 
 from app.ml.registry import get_algorithm
-from app.ml.training import save_model, train_pipeline
+from app.ml.training import load_model, save_model, train_pipeline
 from bench.harness import BenchError, Tier, bin_path, project_dir
 from bench.noop_app import NOOP_QUEUE, NOOP_TASK
 from localstack import free_ports
@@ -237,6 +241,101 @@ class MlflowLogger:
                     serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_PICKLE,
                 )
             return time.perf_counter() - start
+
+
+# -- predict_p50_vs_mlflow / predict_throughput_vs_mlflow ----------------------------------
+def save_mlflow_model(pipeline: Any, path: Path, sample: pd.DataFrame) -> None:
+    """``mlflow.sklearn.save_model`` of ``pipeline`` with a signature inferred from ``sample``
+    (so MLflow checks each request's columns and types, as TensorFleet does), pickled."""
+    import warnings
+
+    import mlflow.sklearn  # benchmark-only dependency (bench/requirements.txt)
+    import numpy
+    import sklearn
+    from mlflow.models import infer_signature
+
+    for name in ("mlflow", "alembic"):
+        logging.getLogger(name).setLevel(logging.ERROR)
+    requirements = [
+        f"scikit-learn=={sklearn.__version__}",
+        f"pandas=={pd.__version__}",
+        f"numpy=={numpy.__version__}",
+    ]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlflow.sklearn.save_model(
+            pipeline,
+            str(path),
+            signature=infer_signature(sample, pipeline.predict(sample)),
+            pip_requirements=requirements,
+            serialization_format=mlflow.sklearn.SERIALIZATION_FORMAT_PICKLE,
+        )
+
+
+class MlflowScoringServer(BaselineProcess):
+    """MLflow's scoring server (``mlflow.pyfunc.scoring_server``: a FastAPI app under uvicorn)
+    of a saved model, on ``workers`` processes: the command ``mlflow models serve
+    --env-manager local -w N`` runs (``scoring_server.get_cmd``), started through
+    ``bench.mlflow_serve``, which sets TCP_NODELAY on its connections (see there)."""
+
+    def __init__(self, model_dir: Path, workers: int, log_dir: Path) -> None:
+        self.model_dir, self.workers, self.log_dir = model_dir, workers, log_dir
+        self.port = free_ports(1)[0]
+        self.child: Child | None = None
+
+    @property
+    def url(self) -> str:
+        """Base URL (``/invocations``, ``/ping``)."""
+        return f"http://{HOST}:{self.port}"
+
+    def __enter__(self) -> MlflowScoringServer:
+        import requests
+        from mlflow.pyfunc import scoring_server
+
+        command, env = scoring_server.get_cmd(
+            str(self.model_dir), port=self.port, host=HOST, nworkers=self.workers
+        )
+        argv = shlex.split(command)
+        if argv[0] != "uvicorn":
+            raise BenchError(f"unexpected MLflow serving command: {command}")
+        env["PYTHONPATH"] = str(project_dir())  # the pickled pipeline may name app classes
+        self.child = Child(
+            "mlflow-scoring",
+            [sys.executable, "-m", "bench.mlflow_serve", *argv[1:]],
+            env=env,
+            cwd=project_dir(),
+            log_path=self.log_dir / "mlflow-scoring.log",
+        )
+
+        def up() -> bool:  # /ping answers once one worker is up: wait for every one
+            log = self.child.log_since_start()
+            if log.count("Application startup complete.") < self.workers:
+                return False
+            try:
+                return requests.get(self.url + "/ping", timeout=1).status_code == 200
+            except requests.RequestException:
+                return False
+
+        if not wait_until(up, timeout=90):
+            self.__exit__()
+            raise BenchError(f"MLflow scoring server not up:\n{self.child.log_tail()}")
+        return self
+
+
+# -- model_cold_load_ms -------------------------------------------------------------------
+def in_process_load(raw: bytes, fmt: str) -> float:
+    """Seconds to deserialize a model file in this process: ``load_model`` (joblib) or an
+    ONNX Runtime session with the serving options (one thread)."""
+    start = time.perf_counter()
+    if fmt == "onnx":
+        import onnxruntime
+
+        options = onnxruntime.SessionOptions()
+        options.intra_op_num_threads = options.inter_op_num_threads = 1
+        onnxruntime.InferenceSession(raw, options, providers=["CPUExecutionProvider"])
+    else:
+        load_model(io.BytesIO(raw))
+    return time.perf_counter() - start
 
 
 # -- worker_rss_mb / api_rss_mb ----------------------------------------------------------

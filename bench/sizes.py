@@ -27,9 +27,18 @@ class Sizes:
     download_min_bytes: int = 50_000_000
     download_reads: int = 5  # downloads (and GridFS reads) per figure
     rss_after_jobs: int = 100
+    # serving (bench/serving.py): one random forest on digits serves every figure
+    serve_trees: int = 100
+    serve_requests: int = 120  # sequential one-row requests per server (or engine) per round
+    serve_load_requests: int = 240  # one-row requests per server per throughput round
+    serve_clients: int = 8  # concurrent keep-alive connections of the throughput figure
+    mlflow_serving: bool = True  # False: skip the two figures against MLflow's server
+    cold_warm_requests: int = 20  # warm predicts whose median is subtracted from the cold one
+    batch_rows: int = 200_000
+    batch_timeout: float = 120.0
     # settings of the recovery tier: empty = the defaults the figure is about (smoke: short)
     recovery_env: tuple[tuple[str, str], ...] = ()
-    budget_seconds: float = 660.0  # figures not started by then are skipped
+    budget_seconds: float = 780.0  # figures not started by then are skipped
 
     def with_rounds(self, rounds: int) -> Sizes:
         """The same sizes with another round count."""
@@ -56,10 +65,17 @@ SMOKE = Sizes(
     download_min_bytes=0,
     download_reads=1,
     rss_after_jobs=0,
+    serve_requests=20,
+    serve_load_requests=40,
+    serve_clients=2,
+    mlflow_serving=False,
+    cold_warm_requests=5,
+    batch_rows=2_000,
+    batch_timeout=60.0,
     recovery_env=(
         ("LEASE_SECONDS", "3"),
         ("HEARTBEAT_SECONDS", "0.5"),
         ("SUPERVISOR_INTERVAL_SECONDS", "1"),
     ),
-    budget_seconds=150.0,
+    budget_seconds=180.0,
 )

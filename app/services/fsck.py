@@ -3,7 +3,7 @@
 - every job is terminal, queued, or running under a live lease;
 - a succeeded training job has exactly one model, and it is the one its result names;
   a job that did not succeed has none; a batch prediction job has none, and when it
-  succeeded its result names its output file;
+  succeeded its result names its output file; a search trial has none;
 - no two models share ``(name, version)``;
 - every model's (joblib and ONNX), dataset's and prediction output's file is there,
   complete, and matches its signature;
@@ -55,10 +55,10 @@ def _jobs(db: Database, models: list[dict[str, Any]]) -> Iterator[Violation]:
         lease = job.get("lease_until")
         if status == "running" and (lease is None or lease < now):
             yield Violation("job_unowned", job_id, "running without a live lease")
-        if job.get("kind") == "predict":
+        if job.get("kind") in ("predict", "trial"):  # jobs that make no model
             if by_job[job_id]:
-                yield Violation("job_models", job_id, "a prediction job with a model")
-            if status == "succeeded" and committed_output(job) is None:
+                yield Violation("job_models", job_id, f"a {job['kind']} job with a model")
+            if job["kind"] == "predict" and status == "succeeded" and not committed_output(job):
                 yield Violation("job_output", job_id, "succeeded without an output file")
         elif status == "succeeded":
             if by_job[job_id] != 1:

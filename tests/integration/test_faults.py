@@ -171,6 +171,44 @@ def test_whole_worker_killed_mid_fit_the_other_takes_over(faults, api, record_pr
     restart_workers(faults)
 
 
+def test_a_worker_killed_mid_search_loses_only_its_trial(faults, api, record_property) -> None:
+    response = api.post("/api/v1/searches", json={
+        "dataset": "digits", "algorithm": "gradient_boosting", "strategy": "grid",
+        "model_name": unique("fault-search"), "space": {"n_estimators": [50, 51, 52, 53]},
+        "cv": 2, "budget": {"trials": 4, "parallelism": 2},
+    })  # fmt: skip
+    assert response.status_code == 202, response.text
+    search_id = response.json()["search_id"]
+
+    def a_fitting_trial() -> dict[str, Any] | None:
+        jobs = api.get("/api/v1/jobs", params={"search_id": search_id, "status": "running"})
+        fitting = [j for j in jobs.json()["items"] if j["progress"]["stage"] == "fitting"]
+        return fitting[0] if fitting else None
+
+    trial = poll(a_fitting_trial, 60, what="a trial fitting")
+    victim = worker_of(faults, trial)
+    started = time.monotonic()
+    faults.children[victim].signal_group(signal.SIGKILL)  # main process and pool
+    rerun = poll(lambda: (j := get_job(api, trial["job_id"]))["attempts"] == 2 and j, 60,
+                 what="the killed trial retried")  # fmt: skip
+    recovered(record_property, started, "worker SIGKILL mid-search")
+
+    def ended() -> dict[str, Any] | None:
+        s = api.get(f"/api/v1/searches/{search_id}").json()
+        return s if s["status"] != "running" else None
+
+    done = poll(ended, 120, what="the search to end", interval=0.5)
+    assert done["status"] == "succeeded", done
+    assert done["progress"]["succeeded"] == 4 and done["progress"]["failed"] == 0
+    trials = api.get("/api/v1/jobs", params={"search_id": search_id, "kind": "trial"}).json()
+    assert trials["total"] == 4  # exactly the budget: none skipped, none doubled
+    attempts = sorted(j["attempts"] for j in trials["items"])
+    assert (attempts == [1, 1, 1, 2] and worker_of(faults, rerun) != victim) or attempts[-1] == 2
+    assert done["best"]["model_id"] is not None
+    restart_workers(faults)
+    fsck(faults)
+
+
 def test_a_duplicate_delivery_of_a_running_job_does_not_train_it_twice(faults, api) -> None:
     job = submit(api, **job_body("medium"))
     wait_running(api, job["job_id"], stage="fitting", timeout=60)
