@@ -7,6 +7,9 @@ job = fleet.wait(job["job_id"], timeout=120)
 fleet.set_alias("iris_random_forest", "champion", job["result"]["version"])
 fleet.predict("iris_random_forest@champion", [{"sepal_length": 5.1, ...}], proba=True)
 fleet.download_model("iris_random_forest@champion", "iris_rf.joblib")
+search = fleet.submit_search("iris", "knn", {"n_neighbors": [1, 5, 15]}, strategy="grid",
+                             cv=3, budget={"trials": 3, "parallelism": 2})
+search = fleet.wait_search(search["search_id"], timeout=600)  # best: model_id, version
 
 A model is named by a *reference* everywhere: its id, ``<name>@<alias>``,
 ``<name>@v<version>`` or ``<name>@latest``.
@@ -27,7 +30,7 @@ import re
 import sys
 import time
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import date, datetime
 from pathlib import Path
 from typing import IO, Any
@@ -35,7 +38,7 @@ from urllib.parse import quote
 
 import requests
 
-from app.statuses import FINISHED
+from app.statuses import ACTIVE, FINISHED
 
 SUBMIT_ATTEMPTS = 3
 CHUNK = 1024 * 1024
@@ -224,7 +227,8 @@ class TensorFleetClient:
         return job
 
     def list_jobs(self, **filters: Any) -> dict[str, Any]:
-        """A page of jobs (``status``, ``model_name``, ``page``, ``limit`` …)."""
+        """A page of jobs (``status``, ``model_name``, ``search_id`` (a search's trials and
+        refit), ``page``, ``limit`` …)."""
         return self._call("GET", "/jobs", params=filters).json()
 
     def cancel_job(self, job_id: str) -> dict[str, Any]:
@@ -237,6 +241,92 @@ class TensorFleetClient:
         return self._download(
             f"/jobs/{_segment(job_id)}/output", path, f"Output of job {job_id}", f"{job_id}.csv"
         )
+
+    # hyperparameter searches
+
+    def submit_search(
+        self,
+        dataset: str,
+        algorithm: str,
+        space: Mapping[str, Any],
+        strategy: str = "random",
+        **options: Any,
+    ) -> dict[str, Any]:
+        """Start a hyperparameter search of ``algorithm`` on ``dataset``; returns the search
+        (``search_id``, ``status`` ``"running"``, ``progress``, …).
+
+        ``space`` maps each hyperparameter to a list of values (``[1, 5, 15]``; numpy
+        arrays and tuples are sent as lists) or a range ``{"low", "high", "log", "type":
+        "int" | "float"}``; ``strategy`` is ``"grid"`` (every combination; lists only) or
+        ``"random"``. ``options`` are the other body fields: ``fixed`` (values every trial
+        shares), ``metric``, ``cv`` (folds, 0: the hold-out split), ``budget`` (``{"trials",
+        "parallelism", "max_seconds"}``), ``model_name``, ``promote`` (an alias moved to
+        the best version), ``random_state``, ``dataset_version``, ``target``,
+        ``test_size``. The whole space is checked first: a bad one is an :class:`APIError`
+        400 whose ``details["field"]`` names it (``"space.n_neighbors"``, ``"metric"``,
+        ``"budget.trials"`` …) and nothing is queued."""
+        body = {
+            "dataset": dataset,
+            "algorithm": algorithm,
+            "strategy": strategy,
+            "space": space,
+            **options,
+        }
+        return self._create("/searches", json=_plain(body))
+
+    def get_search(self, search_id: str) -> dict[str, Any]:
+        """A search: ``status`` (``running``, ``succeeded``, ``failed``, ``cancelled``),
+        ``progress`` (``total``, ``queued``, ``running``, ``succeeded``, ``failed``,
+        ``cancelled`` trials), ``best`` (``trial``, ``params``, ``score``, ``score_std``,
+        and once registered ``model_id``, ``version``; or None), ``leaderboard`` (the 10
+        best succeeded trials, best first), ``metric``, ``model_name``, ``error``, times."""
+        return self._call("GET", f"/searches/{_segment(search_id)}").json()
+
+    def list_searches(self, **filters: Any) -> dict[str, Any]:
+        """A page of searches, newest first. Filters: ``status``, ``model_name``,
+        ``dataset``, ``strategy``, ``page``, ``limit`` (None values are left out)."""
+        params = {k: v for k, v in filters.items() if v is not None}
+        return self._call("GET", "/searches", params=params).json()
+
+    def search_trials(
+        self, search_id: str, sort: str = "-score", page: int = 1, limit: int = 20
+    ) -> dict[str, Any]:
+        """A page (``items``, ``page``, ``limit``, ``total``) of a search's trials, each with
+        ``trial``, ``job_id``, ``status``, ``params``, ``hyperparameters``,
+        ``fold_scores``, ``score`` (their mean), ``score_std``, ``fit_time``, ``worker``,
+        ``error``. ``sort``: ``-score`` (best first, whatever the metric's direction),
+        ``score``, ``trial``, ``-trial``, ``fit_time``, ``-fit_time``; trials without a
+        value (not run yet, failed) come last."""
+        params = {"sort": sort, "page": page, "limit": limit}
+        return self._call("GET", f"/searches/{_segment(search_id)}/trials", params=params).json()
+
+    def cancel_search(self, search_id: str) -> dict[str, Any]:
+        """Stop a search: its queued and running trials are cancelled, finished ones kept;
+        returns the search, ``cancelled``. An :class:`APIError` 409 if it had ended."""
+        return self._call("POST", f"/searches/{_segment(search_id)}/cancel").json()
+
+    def wait_search(
+        self,
+        search_id: str,
+        timeout: float = 3600,
+        poll: float = 2.0,
+        on_progress: Callable[[dict[str, Any]], Any] | None = None,
+    ) -> dict[str, Any]:
+        """Poll the search every ``poll`` s until it is no longer running (then it has
+        ``best`` with the registered ``model_id`` and ``version`` if it succeeded) or
+        ``timeout`` s have passed; returns the last search seen, whatever its status.
+        ``on_progress(search)`` is called with every search fetched, the first and the
+        last included."""
+        deadline = time.monotonic() + timeout
+        search = self.get_search(search_id)
+        while True:
+            if on_progress is not None:
+                on_progress(search)
+            left = deadline - time.monotonic()
+            if search["status"] not in ACTIVE or left <= 0:
+                return search
+            time.sleep(min(poll, left))
+            search = self.get_search(search_id)
 
     # datasets
 

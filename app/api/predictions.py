@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-import pandas as pd
 from flask import Blueprint, request
 from pydantic import BaseModel, ConfigDict, Field
 from spectree import Response as Spec
@@ -22,7 +21,7 @@ from app.errors import UnsupportedMediaError
 from app.services import registry
 from app.services.monitoring import monitoring, recent_predictions
 from app.services.predictions import predict
-from app.serving.inputs import frame_from_csv, frame_from_json
+from app.serving.inputs import Table, frame_from_csv, frame_from_json
 
 bp = Blueprint("predictions", __name__)
 
@@ -79,7 +78,7 @@ def predict_rows(ref: str) -> dict:
     model = registry.resolve(db, ref)
     query = context.parsed().query
 
-    def read_rows() -> pd.DataFrame:
+    def read_rows() -> Table:
         limit = settings.predict_max_rows
         if request.mimetype == "application/json":
             return frame_from_json(request.get_json(silent=True), list(model["features"]), limit)

@@ -101,17 +101,17 @@ def convertible_copy(pipeline: Pipeline) -> Pipeline:
     return graph_ready
 
 
-def onnx_inputs(
-    frame: pd.DataFrame, features: list[str], types: dict[str, str]
-) -> dict[str, np.ndarray]:
-    """One ``[n, 1]`` array per feature: float32 for numeric ones, strings otherwise."""
+def onnx_inputs(frame: Any, features: list[str], types: dict[str, str]) -> dict[str, np.ndarray]:
+    """One ``[n, 1]`` array per feature of ``frame`` (a DataFrame, or any mapping of column →
+    values with numeric columns already numbers): float32 for numeric ones, strings
+    otherwise."""
     inputs = {}
     for feature in features:
         column = frame[feature]
         if types[feature] == NUMERIC:
-            values = pd.to_numeric(column, errors="coerce").to_numpy(dtype=np.float32)
+            values = np.asarray(column, dtype=np.float32)
         else:
-            text = [MISSING if _missing(v) else str(v) for v in column.astype(object)]
+            text = [MISSING if _missing(v) else str(v) for v in column]
             values = np.array(text, dtype=object)
         inputs[feature] = values.reshape(-1, 1)
     return inputs
@@ -140,14 +140,15 @@ class OnnxPipeline:
         self.task = task
         self.size_bytes = len(raw)
 
-    def _run(self, frame: pd.DataFrame) -> list[np.ndarray]:
+    def _run(self, frame: Any) -> list[np.ndarray]:
         return self.session.run(None, onnx_inputs(frame, self.features, self.feature_types))
 
-    def predict(self, frame: pd.DataFrame) -> np.ndarray:
-        """Labels (classification) or values (regression), one per row."""
+    def predict(self, frame: Any) -> np.ndarray:
+        """Labels (classification) or values (regression), one per row of ``frame`` (a
+        DataFrame or a mapping of column → values, see ``onnx_inputs``)."""
         return np.asarray(self._run(frame)[0]).ravel()
 
-    def predict_with_proba(self, frame: pd.DataFrame) -> tuple[np.ndarray, np.ndarray | None]:
+    def predict_with_proba(self, frame: Any) -> tuple[np.ndarray, np.ndarray | None]:
         """Labels and class probabilities in one run (probabilities None for regression)."""
         outputs = self._run(frame)
         labels = np.asarray(outputs[0]).ravel()

@@ -15,7 +15,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import pandas as pd
 from pymongo.database import Database
 
 from app.errors import ConflictError, TensorFleetError, ValidationError
@@ -25,7 +24,7 @@ from app.ml.onnx_format import OnnxPipeline
 from app.ml.preprocessing import CATEGORICAL, NUMERIC
 from app.services.integrity import refuse_if_quarantined
 from app.serving.cache import ModelCache
-from app.serving.inputs import check_columns
+from app.serving.inputs import Checked, Table, check_columns
 from app.serving.loader import load_verified_model, load_verified_onnx
 from app.serving.prediction_log import ROWS_PER_RECORD, PredictionLog
 from app.storage.datasets import DatasetRepository
@@ -72,7 +71,7 @@ def choose_engine(model: dict[str, Any], requested: str | None) -> str:
 def predict(
     serving: Serving,
     model: dict[str, Any],
-    read_rows: Callable[[], pd.DataFrame],
+    read_rows: Callable[[], Table],
     proba: bool = False,
     engine: str | None = None,
     request_id: str = "",
@@ -113,16 +112,17 @@ def _loaded(serving: Serving, model: dict[str, Any], engine: str, types: dict[st
     return serving.cache.get(model, lambda: load_verified_model(serving.db, serving.signer, model))
 
 
-def _predict(runner: Any, rows: pd.DataFrame, proba: bool) -> dict[str, Any]:
+def _predict(runner: Any, rows: Checked, proba: bool) -> dict[str, Any]:
     """Labels (and, with ``proba``, class probabilities) of ``rows``; ``runner`` is a
     Pipeline or an OnnxPipeline."""
     try:
         if isinstance(runner, OnnxPipeline):  # labels and probabilities in one run
             labels, probabilities = runner.predict_with_proba(rows)
         else:
-            labels = runner.predict(rows)
+            frame = rows.frame()
+            labels = runner.predict(frame)
             has_proba = proba and hasattr(runner, "predict_proba")
-            probabilities = runner.predict_proba(rows) if has_proba else None
+            probabilities = runner.predict_proba(frame) if has_proba else None
     except (ValueError, TypeError) as exc:  # the rows' values, not our code
         log.info("prediction refused: %s", exc)
         raise ValidationError(
@@ -141,7 +141,7 @@ def _log(
     engine: str,
     started: float,
     request_id: str,
-    rows: pd.DataFrame | None = None,
+    rows: Checked | None = None,
     answer: dict[str, Any] | None = None,
     error: str | None = None,
 ) -> None:
@@ -161,12 +161,8 @@ def _log(
         if error:
             entry["error"] = error
         if rows is not None and answer is not None:
-            kept = rows.head(ROWS_PER_RECORD)
-            entry["rows"] = len(rows)
-            entry["inputs"] = [
-                {k: to_jsonable(v) for k, v in record.items()}
-                for record in kept.to_dict(orient="records")
-            ]
+            entry["rows"] = rows.count
+            entry["inputs"] = rows.records(ROWS_PER_RECORD)
             entry["outputs"] = answer["predictions"][:ROWS_PER_RECORD]
         serving.log.record(entry)
     except Exception:  # the log must never fail a prediction

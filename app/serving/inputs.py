@@ -11,19 +11,45 @@ caller's data back.
 from __future__ import annotations
 
 import io
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import pandas as pd
 
 from app.errors import PayloadTooLargeError, ValidationError
+from app.ml.metrics import to_jsonable
 from app.ml.preprocessing import NUMERIC
 
 FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
 
 
-def frame_from_json(body: Any, features: list[str], max_rows: int) -> pd.DataFrame:
-    """The rows of an MLflow-format JSON body."""
+Table = dict[str, list[Any]]  # column → its values, one per row, as the request gave them
+
+
+@dataclass
+class Checked:
+    """A request's rows, checked: one array per model feature (float64 for numeric ones, with
+    NaN for missing values; objects for categorical ones), in the model's feature order."""
+
+    arrays: dict[str, np.ndarray]
+    count: int
+
+    def __getitem__(self, feature: str) -> np.ndarray:
+        return self.arrays[feature]
+
+    def frame(self) -> pd.DataFrame:
+        """The rows as the DataFrame a scikit-learn Pipeline takes."""
+        return pd.DataFrame(self.arrays, copy=False)
+
+    def records(self, limit: int) -> list[dict[str, Any]]:
+        """The first ``limit`` rows as JSON-able records (NaN as None)."""
+        shown = range(min(limit, self.count))
+        return [{f: to_jsonable(values[i]) for f, values in self.arrays.items()} for i in shown]
+
+
+def frame_from_json(body: Any, features: list[str], max_rows: int) -> Table:
+    """The rows of an MLflow-format JSON body, as columns."""
     if not isinstance(body, dict):
         raise ValidationError("The body must be a JSON object.", {"field": "body"})
     given = [key for key in FORMATS if key in body]
@@ -35,23 +61,21 @@ def frame_from_json(body: Any, features: list[str], max_rows: int) -> pd.DataFra
         )
     key = given[0]
     rows = _rows(key, body[key], features)
-    _cap(len(rows) if isinstance(rows, list) else 0, max_rows)
-    try:
-        frame = pd.DataFrame(rows) if not isinstance(rows, pd.DataFrame) else rows
-    except (ValueError, TypeError):
-        raise ValidationError(f"'{key}' is not a table of rows.", {"field": key}) from None
-    _cap(len(frame), max_rows)
-    return frame
+    _cap(len(rows), max_rows)
+    if not all(isinstance(row, dict) for row in rows):
+        raise ValidationError(f"'{key}' is not a table of rows.", {"field": key})
+    columns = dict.fromkeys(name for row in rows for name in row)
+    return {str(name): [row.get(name) for row in rows] for name in columns}
 
 
-def frame_from_csv(raw: bytes, max_rows: int) -> pd.DataFrame:
-    """The rows of a ``text/csv`` body (header first)."""
+def frame_from_csv(raw: bytes, max_rows: int) -> Table:
+    """The rows of a ``text/csv`` body (header first), as columns."""
     try:
         frame = pd.read_csv(io.BytesIO(raw), nrows=max_rows + 1)
     except (pd.errors.ParserError, pd.errors.EmptyDataError, UnicodeDecodeError):
         raise ValidationError("The CSV body cannot be parsed.", {"field": "body"}) from None
     _cap(len(frame), max_rows)
-    return frame
+    return {str(c): frame[c].astype(object).where(frame[c].notna(), None).tolist() for c in frame}
 
 
 def _rows(key: str, value: Any, features: list[str]) -> Any:
@@ -91,17 +115,26 @@ def _cap(rows: int, max_rows: int) -> None:
         )
 
 
-def check_columns(frame: pd.DataFrame, features: list[str], types: dict[str, str]) -> pd.DataFrame:
-    """``frame`` with exactly the model's features, numeric ones as numbers; ValidationError
-    naming every missing, unknown or mistyped column otherwise."""
-    if frame.empty:
+def check_columns(table: Table, features: list[str], types: dict[str, str]) -> Checked:
+    """The model's features of ``table``, numeric ones as floats; ValidationError naming
+    every missing, unknown or mistyped column otherwise."""
+    count = len(next(iter(table.values()))) if table else 0
+    if count == 0:
         raise ValidationError("No rows to predict.", {"field": "body"})
-    columns = [str(c) for c in frame.columns]
-    missing = [f for f in features if f not in columns]
-    unknown = [c for c in columns if c not in features]
-    mistyped = [
-        f for f in features if f in columns and types.get(f) == NUMERIC and not _numeric(frame[f])
-    ]
+    missing = [f for f in features if f not in table]
+    unknown = [c for c in table if c not in features]
+    arrays: dict[str, np.ndarray] = {}
+    mistyped = []
+    for feature in features:
+        if feature not in table:
+            continue
+        values = table[feature]
+        if types.get(feature) != NUMERIC:
+            arrays[feature] = _as_categories(values)
+        elif (numbers := _as_numbers(values)) is None:
+            mistyped.append(feature)
+        else:
+            arrays[feature] = numbers
     if missing or unknown or mistyped:
         problems = {"missing": missing, "unknown": unknown, "wrong_type": mistyped}
         named = "; ".join(
@@ -111,19 +144,31 @@ def check_columns(frame: pd.DataFrame, features: list[str], types: dict[str, str
             f"The columns do not match the model's features ({named}).",
             {"field": "columns", **problems, "expected": features},
         )
-    checked = frame[features].copy()
-    for feature in features:
-        if types.get(feature) == NUMERIC:
-            checked[feature] = pd.to_numeric(checked[feature], errors="coerce").astype(float)
-        else:
-            checked[feature] = checked[feature].astype(object)
-    return checked
+    return Checked(arrays, count)
 
 
-def _numeric(column: pd.Series) -> bool:
-    """Whether every value is a number or missing (booleans are not numbers)."""
-    values = column.dropna()
-    if values.map(lambda v: isinstance(v, bool | np.bool_)).any():
-        return False
-    converted = pd.to_numeric(values, errors="coerce")
-    return not converted.isna().any()
+def _as_numbers(values: list[Any]) -> np.ndarray | None:
+    """``values`` as float64 (None/NaN → NaN), or None if one is not a number (booleans are
+    not numbers; numeric strings, as CSV cells or JSON strings, are)."""
+    if all(type(v) in _NUMBER_TYPES or v is None for v in values):  # the JSON fast path
+        return np.array(values, dtype=float)
+    series = pd.Series(values, dtype=object)
+    present = series.dropna()
+    if present.map(lambda v: isinstance(v, bool | np.bool_)).any():
+        return None
+    converted = pd.to_numeric(present, errors="coerce")
+    if converted.isna().any():
+        return None
+    return pd.to_numeric(series, errors="coerce").to_numpy(dtype=float)
+
+
+_NUMBER_TYPES = (int, float)
+
+
+def _as_categories(values: list[Any]) -> np.ndarray:
+    """``values`` as a 1-D object array, None as NaN (missing, as in a CSV the model was
+    trained on)."""
+    array = np.empty(len(values), dtype=object)
+    for i, value in enumerate(values):
+        array[i] = np.nan if value is None else value
+    return array

@@ -9,16 +9,15 @@ from __future__ import annotations
 
 from typing import Any
 
-import pandas as pd
-
 from app.errors import ValidationError
 from app.ml.preprocessing import NUMERIC
+from app.serving.inputs import Table
 
 DATATYPES = {"FP64", "FP32", "INT64", "INT32", "INT16", "INT8", "UINT8", "BOOL", "BYTES"}
 
 
-def frame_from_v2(body: Any, features: list[str]) -> pd.DataFrame:
-    """The rows of a v2 inference request."""
+def frame_from_v2(body: Any, features: list[str]) -> Table:
+    """The rows of a v2 inference request, as columns."""
     inputs = body.get("inputs") if isinstance(body, dict) else None
     if not isinstance(inputs, list) or not inputs:
         raise ValidationError("A v2 request needs a non-empty 'inputs' list.", {"field": "inputs"})
@@ -35,10 +34,10 @@ def frame_from_v2(body: Any, features: list[str]) -> pd.DataFrame:
     lengths = {len(t["data"]) for t in inputs}
     if len(lengths) != 1:
         raise ValidationError("Every input tensor needs the same length.", {"field": "inputs"})
-    return pd.DataFrame({str(t.get("name")): t["data"] for t in inputs})
+    return {str(t.get("name")): list(t["data"]) for t in inputs}
 
 
-def _from_matrix(tensor: dict[str, Any], features: list[str]) -> pd.DataFrame:
+def _from_matrix(tensor: dict[str, Any], features: list[str]) -> Table:
     shape, data = tensor.get("shape"), tensor["data"]
     if not (isinstance(shape, list) and len(shape) == 2 and shape[1] == len(features)):
         raise ValidationError(
@@ -49,8 +48,8 @@ def _from_matrix(tensor: dict[str, Any], features: list[str]) -> pd.DataFrame:
     flat = [v for row in data for v in row] if data and isinstance(data[0], list) else data
     if not isinstance(shape[0], int) or len(flat) != shape[0] * shape[1]:
         raise ValidationError("The data does not fill the shape.", {"field": "inputs.data"})
-    rows = [flat[i : i + shape[1]] for i in range(0, len(flat), shape[1])]
-    return pd.DataFrame(rows, columns=features)
+    width = shape[1]
+    return {feature: flat[j::width] for j, feature in enumerate(features)}
 
 
 def output_tensor(name: str, values: list[Any]) -> dict[str, Any]:

@@ -351,3 +351,109 @@ def test_batch_predictions_with_the_cli(stack, iris_versions, tmp_path) -> None:
     assert job["status"] == "succeeded" and job["result"]["invalid_rows"] == 0, job
     assert done.stderr.strip().endswith(str(output))
     _check_output(output, job["result"], proba=True)
+
+
+# Hyperparameter searches: the client's submit/wait/trials/cancel and the ``search`` commands.
+
+GRID = {"n_neighbors": [1, 5, 15]}
+GRID_ARGS = ["--strategy", "grid", "--space", json.dumps(GRID), "--cv", "3", "--trials", "3",
+             "--parallelism", "2", "--timeout", "100"]  # fmt: skip
+
+
+def test_client_grid_search_waits_and_registers_the_best(stack) -> None:
+    fleet = TensorFleetClient(stack.api_url, api_key=stack.admin_key)
+    name = unique("cli-search")
+    search = fleet.submit_search(
+        "iris", "knn", GRID, strategy="grid", model_name=name, cv=3,
+        budget={"trials": 3, "parallelism": 2},
+    )  # fmt: skip
+    assert search["status"] == "running" and search["progress"]["total"] == 3
+    seen: list[dict] = []
+    done = fleet.wait_search(search["search_id"], timeout=100, poll=0.5, on_progress=seen.append)
+    assert done["status"] == "succeeded", done
+    assert seen[0]["search_id"] == search["search_id"] and seen[-1] == done
+    assert done["progress"]["succeeded"] == 3 and done["metric"] == "test_accuracy"
+    scores = [t["score"] for t in done["leaderboard"]]
+    assert len(scores) == 3 and scores == sorted(scores, reverse=True)
+    best = done["best"]
+    assert best["model_id"] and best["score"] == scores[0]
+    model = fleet.get_model(best["model_id"])
+    assert (model["name"], model["version"]) == (name, best["version"])
+    assert model["hyperparameters"]["n_neighbors"] == best["params"]["n_neighbors"]
+    trials = fleet.search_trials(search["search_id"], sort="trial")
+    assert [t["trial"] for t in trials["items"]] == [0, 1, 2] and trials["total"] == 3
+    assert all(len(t["fold_scores"]) == 3 and t["worker"] for t in trials["items"])
+    jobs = fleet.list_jobs(search_id=search["search_id"])["items"]
+    assert sorted(j["kind"] for j in jobs) == ["train", "trial", "trial", "trial"]
+    assert search["search_id"] in {
+        s["search_id"] for s in fleet.list_searches(model_name=name)["items"]
+    }
+
+
+def test_cli_search_start_waits_and_prints_the_leaderboard(stack) -> None:
+    name = unique("cli-search")
+    done = run_cli(stack, "search", "start", "iris", "knn", *GRID_ARGS, "--model-name", name,
+                   "--wait")  # fmt: skip
+    assert done.returncode == 0, (done.stdout, done.stderr)
+    assert "\r" not in done.stderr and "Traceback" not in done.stderr  # not a terminal: lines
+    progress = done.stderr.splitlines()
+    assert progress[0].startswith("started search ") and progress[0].endswith(": 3 trials")
+    search_id = progress[0].split()[2].rstrip(":")
+    assert len(progress) == len(set(progress)) >= 2, progress  # one line per change
+    lines = done.stdout.splitlines()
+    assert lines[0] == f"search   {search_id}  succeeded", done.stdout
+    assert all(len(line) <= 100 for line in lines), done.stdout
+    header = next(i for i, line in enumerate(lines) if line.startswith("rank"))
+    assert lines[header].split()[:3] == ["rank", "trial", "score"]
+    rows = [line.split() for line in lines[header + 1 : header + 4]]
+    assert [row[0] for row in rows] == ["1", "2", "3"]
+    scores = [float(row[2]) for row in rows]
+    assert scores == sorted(scores, reverse=True)
+    assert {row[-1] for row in rows} == {f"n_neighbors={k}" for k in GRID["n_neighbors"]}
+    model = next(line for line in lines if line.startswith("model "))
+    assert model.startswith(f"model    {name}@v1  (model id ")
+
+    shown = run_cli(stack, "search", "show", search_id, "--json")
+    assert shown.returncode == 0 and json.loads(shown.stdout)["best"]["version"] == 1
+    trials = run_cli(stack, "search", "trials", search_id, "--sort", "trial", "--limit", "2")
+    assert trials.returncode == 0, trials.stderr
+    assert [line.split()[:2] for line in trials.stdout.splitlines()[1:3]] == [
+        ["0", "succeeded"],
+        ["1", "succeeded"],
+    ]
+    assert trials.stdout.splitlines()[-1].endswith("of 3, sorted by trial; more: --page 2")
+    listed = run_cli(stack, "search", "ls", "--model-name", name)
+    assert listed.returncode == 0 and listed.stdout.splitlines()[1].split()[:2] == [
+        search_id,
+        "succeeded",
+    ]
+
+
+def test_a_bad_space_is_a_400_naming_the_field_in_the_client_and_the_cli(stack) -> None:
+    fleet = TensorFleetClient(stack.api_url, api_key=stack.admin_key)
+    with pytest.raises(APIError) as refused:
+        fleet.submit_search("iris", "knn", {"n_neighbors": [0, 3]}, strategy="grid")
+    assert refused.value.status == 400 and refused.value.details["field"] == "space.n_neighbors"
+    done = run_cli(stack, "search", "start", "iris", "knn", "--space", '{"n_neighbors": []}')
+    error = one_line_error(done, "validation_error")
+    assert error["details"]["field"] == "space.n_neighbors"
+    bad_json = run_cli(stack, "search", "start", "iris", "knn", "--space", "{n_neighbors: [1]}")
+    assert bad_json.returncode == 2 and "not JSON" in bad_json.stderr and not bad_json.stdout
+
+
+def test_cli_cancels_a_running_search(stack) -> None:
+    name = unique("cli-search-cancel")
+    space = {"n_neighbors": {"low": 1, "high": 30, "type": "int"}, "p": [1, 2]}
+    # 200 trials one at a time (~0.1 s each): still running when the cancel comes
+    started = run_cli(stack, "search", "start", "iris", "knn", "--space", json.dumps(space),
+                      "--trials", "200", "--parallelism", "1", "--cv", "2", "--model-name", name,
+                      "--json")  # fmt: skip
+    assert started.returncode == 0, started.stderr
+    search_id = json.loads(started.stdout)["search_id"]
+    cancelled = run_cli(stack, "search", "cancel", search_id)
+    assert cancelled.returncode == 0, cancelled.stderr
+    assert cancelled.stdout.splitlines()[0] == f"search   {search_id}  cancelled"
+    shown = json.loads(run_cli(stack, "search", "show", search_id, "--json").stdout)
+    assert shown["status"] == "cancelled" and shown["progress"]["succeeded"] < 200
+    assert shown["best"] is None or shown["best"]["model_id"] is None
+    one_line_error(run_cli(stack, "search", "cancel", search_id), "conflict")

@@ -448,3 +448,242 @@ def test_cli_predict_batch_submits_and_reports(tmp_path) -> None:
     )
     done = run_cli(refused, "predict-batch", "m@champion", "iris")
     assert done.exit_code == 2 and json.loads(done.stderr)["error"]["code"] == "validation_error"
+
+
+# hyperparameter searches: the client, the CLI's tables and progress
+
+
+def _search(**overrides: Any) -> dict[str, Any]:
+    """A search as ``GET /searches/<id>`` describes it."""
+    board = [
+        {"trial": 1, "job_id": "s1-trial-1", "status": "succeeded", "params": {"n_neighbors": 5},
+         "hyperparameters": {}, "fold_scores": [0.96, 0.97, 0.97], "score": 0.966667,
+         "score_std": 0.004714, "fit_time": 0.0123, "worker": "celery@worker-1", "error": None},
+        {"trial": 0, "job_id": "s1-trial-0", "status": "succeeded", "params": {"n_neighbors": 1},
+         "hyperparameters": {}, "fold_scores": [0.9, 0.95, 0.93], "score": 0.926667,
+         "score_std": 0.020548, "fit_time": 0.011, "worker": "celery@worker-2", "error": None},
+    ]  # fmt: skip
+    search = {
+        "search_id": "s1", "status": "succeeded", "strategy": "grid", "algorithm": "knn",
+        "dataset": "iris", "dataset_version": 1, "metric": "f1_macro", "cv": 3,
+        "model_name": "iris_knn", "promote": "challenger", "promoted": "challenger",
+        "progress": {"total": 3, "queued": 0, "running": 0, "succeeded": 2, "failed": 1,
+                     "cancelled": 0},
+        "best": {"trial": 1, "params": {"n_neighbors": 5}, "score": 0.966667,
+                 "score_std": 0.004714, "model_id": "m-best", "version": 4},
+        "leaderboard": board, "error": None,
+        "created_at": "2025-06-01T12:00:00Z", "started_at": "2025-06-01T12:00:00Z",
+        "finished_at": "2025-06-01T12:00:09.500000Z",
+    }  # fmt: skip
+    return {**search, **overrides}
+
+
+class Sequenced(BaseAdapter):
+    """Answers the requests in turn with ``answers`` (status, body), the last one repeated,
+    recording each request."""
+
+    def __init__(self, *answers: tuple[int, Any]) -> None:
+        super().__init__()
+        self.answers, self.sent = list(answers), []
+
+    def send(self, request: requests.PreparedRequest, **_: Any) -> requests.Response:
+        self.sent.append(request)
+        status, body = self.answers.pop(0) if len(self.answers) > 1 else self.answers[0]
+        return _response(request, status, {}, json.dumps(body).encode())
+
+    def close(self) -> None:
+        """Nothing to close."""
+
+
+def test_submit_search_sends_the_body_with_an_idempotency_key() -> None:
+    import numpy as np
+
+    adapter = Sequenced((202, _search(status="running")))
+    fleet = client_on(adapter)
+    found = fleet.submit_search(
+        "iris", "knn", {"n_neighbors": np.array([1, 5, 15]), "weights": ("uniform",)},
+        strategy="grid", cv=3, budget={"trials": 3, "parallelism": 2}, promote="challenger",
+    )  # fmt: skip
+    assert found["search_id"] == "s1"
+    request = adapter.sent[0]
+    assert request.method == "POST" and request.url == f"{BASE}/api/v1/searches"
+    assert request.headers["Idempotency-Key"]
+    assert json.loads(request.body or b"") == {
+        "dataset": "iris", "algorithm": "knn", "strategy": "grid",
+        "space": {"n_neighbors": [1, 5, 15], "weights": ["uniform"]},
+        "cv": 3, "budget": {"trials": 3, "parallelism": 2}, "promote": "challenger",
+    }  # fmt: skip
+    fleet.list_searches(status="running", dataset=None, limit=5)
+    fleet.search_trials("s1", sort="trial", page=2, limit=3)
+    fleet.cancel_search("s1")
+    assert [(r.method, r.url) for r in adapter.sent[1:]] == [
+        ("GET", f"{BASE}/api/v1/searches?status=running&limit=5"),
+        ("GET", f"{BASE}/api/v1/searches/s1/trials?sort=trial&page=2&limit=3"),
+        ("POST", f"{BASE}/api/v1/searches/s1/cancel"),
+    ]
+
+
+def test_wait_search_polls_until_the_search_ends_reporting_each_look() -> None:
+    running = _search(status="running", best=None, finished_at=None)
+    adapter = Sequenced((200, running), (200, running), (200, _search()))
+    seen: list[str] = []
+    done = client_on(adapter).wait_search("s1", timeout=10, poll=0.01, on_progress=lambda s:
+                                           seen.append(s["status"]))  # fmt: skip
+    assert done["status"] == "succeeded" and seen == ["running", "running", "succeeded"]
+    stuck = client_on(Sequenced((200, running)))
+    assert stuck.wait_search("s1", timeout=0.05, poll=0.01)["status"] == "running"
+
+
+def test_the_leaderboard_and_trials_tables_fit_100_columns() -> None:
+    from app.cli import leaderboard_table, search_summary, trials_table
+
+    search = _search()
+    long_params = {f"parameter_{i}": "a-rather-long-value" for i in range(8)}
+    board = [*search["leaderboard"], {**search["leaderboard"][1], "trial": 2, "score": 0.5,
+             "params": long_params, "worker": "celery@" + "w" * 60}]  # fmt: skip
+    lines = leaderboard_table(board)
+    assert lines[0].split() == ["rank", "trial", "score", "±", "std", "fit", "time", "worker",
+                                "params"]  # fmt: skip
+    assert lines[1].split()[:5] == ["1", "1", "0.9667", "±", "0.0047"]
+    assert "0.012 s" in lines[1] and "celery@worker-1" in lines[1] and "n_neighbors=5" in lines[1]
+    assert lines[2].split()[1] == "0" and lines[3].endswith("…")
+    assert all(len(line) <= 100 for line in lines), [len(line) for line in lines]
+    assert leaderboard_table([]) == ["(no trial has succeeded yet)"]
+
+    failed = {**board[1], "trial": 7, "status": "failed", "score": None, "score_std": None,
+              "fit_time": None, "worker": None, "error": {"message": "boom\nat 3"}}  # fmt: skip
+    page = {"items": [board[0], failed], "page": 1, "limit": 2, "total": 3}
+    table = trials_table(page, "-score")
+    assert table[2].split()[:3] == ["7", "failed", "-"] and table[2].endswith("! boom at 3")
+    assert table[-1] == "trials 1-2 of 3, sorted by -score; more: --page 2"
+
+    summary = search_summary(search)
+    assert summary[0] == "search   s1  succeeded"
+    assert summary[2] == "trials   3/3 ended: 2 succeeded, 1 failed, 0 cancelled"
+    assert summary[3] == "best     trial 1: 0.9667 ± 0.0047  n_neighbors=5"
+    assert summary[4] == (
+        "model    iris_knn@v4  (model id m-best), promoted to iris_knn@challenger"
+    )
+    assert summary[-1].endswith("ended 2025-06-01 12:00:09 (9.500 s)")
+
+
+def test_search_progress_draws_a_bar_on_a_terminal_else_one_line_per_change() -> None:
+    from app.cli import SearchProgress
+
+    running = _search(status="running", best=None, finished_at=None,
+                      progress={"total": 3, "queued": 1, "running": 2, "succeeded": 0,
+                                "failed": 0, "cancelled": 0})  # fmt: skip
+    one = {**running, "progress": {**running["progress"], "queued": 0, "succeeded": 1},
+           "best": {"trial": 0, "score": 0.9, "params": {}}}  # fmt: skip
+    refitting = {**running, "progress": {**running["progress"], "queued": 0, "running": 0,
+                                         "succeeded": 3}}  # fmt: skip
+    log = io.StringIO()
+    with SearchProgress(3, log) as progress:  # not a terminal
+        for search in (running, running, one, one, refitting, _search()):
+            progress(search)
+    assert log.getvalue().splitlines() == [
+        "search s1: 0/3 trials ended; 2 running, 1 queued",
+        "search s1: 1/3 trials ended; 2 running, best 0.9000 (trial 0)",
+        "search s1: 3/3 trials ended; refitting the best",
+        "search s1: 3/3 trials ended; 1 failed, succeeded, best 0.9667 (trial 1)",
+    ]
+
+    class Terminal(io.StringIO):
+        def isatty(self) -> bool:
+            return True
+
+    screen = Terminal()
+    with SearchProgress(3, screen) as progress:
+        for search in (running, one, refitting):
+            progress(search)
+    drawn = screen.getvalue()
+    assert "\r" in drawn and "trials" in drawn and "#" in drawn
+    assert "0/3" in drawn and "2 running, 1 queued" in drawn  # drawn before any trial ends
+    assert "1/3" in drawn and "3/3" in drawn and "refitting the best" in drawn
+    assert drawn.endswith("\n")
+
+
+def test_cli_search_start_waits_and_prints_the_leaderboard(
+    fleet, loaded_db, celery, redis, run_job, monkeypatch, tmp_path
+) -> None:
+    from types import SimpleNamespace
+
+    import app.client
+    from app.services.searches import advance
+
+    done: set[str] = set()
+
+    def run_one(_: float) -> None:  # each poll of wait_search: a worker runs one more job
+        pending = [m["args"][0] for m in celery.sent if m["args"][0] not in done]
+        if pending:
+            done.add(pending[0])
+            run_job(pending[0])
+            job = loaded_db.jobs.find_one({"_id": pending[0]})
+            advance(loaded_db, celery, redis, job["search_id"])
+
+    monkeypatch.setattr(app.client, "time", SimpleNamespace(monotonic=lambda: 0.0, sleep=run_one))
+    space = tmp_path / "space.json"
+    space.write_text(json.dumps({"n_neighbors": [1, 5, 15]}))
+    started = run_cli(
+        fleet, "search", "start", "iris", "knn", "--strategy", "grid", "--space", f"@{space}",
+        "--cv", "3", "--trials", "3", "--parallelism", "2", "--model-name", "searched",
+        "--promote", "challenger", "--wait",
+    )  # fmt: skip
+    assert started.exit_code == 0, started.output
+    search_id = started.stderr.split()[2].rstrip(":")
+    assert "search " + search_id + ": 0/3 trials ended; 2 queued" in started.stderr
+    lines = started.stdout.splitlines()
+    assert lines[0] == f"search   {search_id}  succeeded"
+    model = loaded_db.models.find_one({"name": "searched"})
+    assert (
+        f"model    searched@v1  (model id {model['_id']}), promoted to searched@challenger" in lines
+    )
+    header = lines.index(next(line for line in lines if line.startswith("rank")))
+    ranks = [line.split() for line in lines[header + 1 : header + 4]]
+    assert [r[0] for r in ranks] == ["1", "2", "3"]
+    scores = [float(r[2]) for r in ranks]
+    assert scores == sorted(scores, reverse=True)
+    assert all(len(line) <= 100 for line in lines)
+
+    shown = run_cli(fleet, "search", "show", search_id, "--json")
+    assert json.loads(shown.stdout)["best"]["model_id"] == str(model["_id"])
+    trials = run_cli(fleet, "search", "trials", search_id, "--sort", "trial", "--limit", "2")
+    assert trials.exit_code == 0 and trials.stdout.splitlines()[1].split()[:2] == ["0", "succeeded"]
+    listed = run_cli(fleet, "search", "ls", "--status", "succeeded")
+    assert search_id in listed.stdout and "3/3" in listed.stdout
+    again = run_cli(fleet, "search", "cancel", search_id)
+    assert again.exit_code == 2 and json.loads(again.stderr)["error"]["code"] == "conflict"
+
+
+def test_cli_search_errors_and_a_cancelled_wait(tmp_path) -> None:
+    usage = [
+        ["search", "start", "iris", "knn"],  # no --space
+        ["search", "start", "iris", "knn", "--space", "{nope"],
+        ["search", "start", "iris", "knn", "--space", "[1, 2]"],
+        ["search", "start", "iris", "knn", "--space", f"@{tmp_path / 'missing.json'}"],
+        ["search", "start", "iris", "knn", "--space", "{}", "--strategy", "bayes"],
+        ["search", "trials", "s1", "--sort", "worker"],
+    ]
+    for args in usage:
+        done = run_cli(client_on(Sequenced((200, {}))), *args)
+        assert done.exit_code == 2 and "Error:" in done.stderr and not done.stdout, args
+    refused = {"error": {"code": "validation_error", "message": "Unknown hyperparameter 'k'.",
+                         "details": {"field": "space.k"}}}  # fmt: skip
+    done = run_cli(client_on(Sequenced((400, refused))), "search", "start", "iris", "knn",
+                   "--space", '{"k": [1]}')  # fmt: skip
+    assert done.exit_code == 2 and done.stdout == ""
+    assert json.loads(done.stderr)["error"]["details"]["field"] == "space.k"
+
+    running = _search(status="running", best=None, finished_at=None)
+    cancelled = _search(status="cancelled", best=None, promoted=None)
+    fleet = client_on(Sequenced((202, running), (200, cancelled)))
+    done = run_cli(fleet, "search", "start", "iris", "knn", "--space", '{"n_neighbors": [1]}',
+                   "--wait", "--json")  # fmt: skip
+    assert done.exit_code == 1 and json.loads(done.stdout)["status"] == "cancelled"
+    assert done.stderr.splitlines()[-1] == "search s1 cancelled"
+
+    fleet = client_on(Sequenced((202, running), (200, running)))
+    done = run_cli(fleet, "search", "start", "iris", "knn", "--space", '{"n_neighbors": [1]}',
+                   "--wait", "--timeout", "0.05")  # fmt: skip
+    assert done.exit_code == 1 and done.stdout.startswith("search   s1  running")
+    assert done.stderr.splitlines()[-1] == "search s1 still running after 0.05 s (search show s1)"
