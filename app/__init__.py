@@ -11,7 +11,7 @@ from flask.json.provider import DefaultJSONProvider
 from werkzeug.datastructures import FileStorage
 
 from app.config import make_settings
-from app.serving.cache import ModelCache
+from app.serving.cache import ModelCache, ReferenceCache
 from app.serving.prediction_log import PredictionLog
 from app.storage.mongo import get_database
 from app.storage.signing import Signer
@@ -48,6 +48,7 @@ def create_app(overrides: dict[str, Any] | None = None, **services: Any) -> Flas
     app.extensions["tensorfleet.settings"] = settings
     app.extensions["tensorfleet.signer"] = Signer.from_settings(settings)
     app.extensions["tensorfleet.model_cache"] = ModelCache(int(settings.model_cache_mb * 2**20))
+    app.extensions["tensorfleet.references"] = ReferenceCache(ttl=1.0)
     injected_db = services.get("db")
     app.extensions["tensorfleet.prediction_log"] = PredictionLog(
         settings, lambda: injected_db if injected_db is not None else get_database(settings)

@@ -12,7 +12,7 @@ from pymongo.database import Database
 from app.config import Settings
 from app.services.keys import Principal
 from app.services.predictions import Serving
-from app.serving.cache import ModelCache
+from app.serving.cache import ModelCache, ReferenceCache
 from app.serving.prediction_log import PredictionLog
 from app.storage.mongo import get_database
 from app.storage.redis import get_redis
@@ -45,9 +45,14 @@ def prediction_log() -> PredictionLog:
     return current_app.extensions["tensorfleet.prediction_log"]
 
 
+def references() -> ReferenceCache:
+    """This process's model references resolved within the last second."""
+    return current_app.extensions["tensorfleet.references"]
+
+
 def serving() -> Serving:
     """What this process predicts with (store, signing key, model cache, prediction log)."""
-    return Serving(db(), signer(), model_cache(), prediction_log())
+    return Serving(db(), signer(), model_cache(), prediction_log(), references())
 
 
 def celery() -> Celery:

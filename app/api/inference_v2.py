@@ -14,7 +14,6 @@ from spectree import Response as Spec
 from app.api import context
 from app.api.schemas import ErrorBody
 from app.api.spec import scope, spec
-from app.services import registry
 from app.services.predictions import ENGINES, feature_types, predict
 from app.serving.v2 import frame_from_v2, metadata, output_tensor
 from app.storage.models import ModelRepository
@@ -25,7 +24,7 @@ PREDICT = scope("predict")
 
 def _model(name: str, version: str | None = None) -> dict[str, Any]:
     ref = f"{name}@v{version}" if version else (name if "@" in name else f"{name}@latest")
-    return registry.resolve(context.db(), ref)
+    return context.serving().resolve(ref)
 
 
 @bp.get("/health/ready")

@@ -5,7 +5,7 @@ A ``<ref>`` is a model id, ``<name>@<alias>``, ``<name>@v<version>`` or ``<name>
 
 from __future__ import annotations
 
-from flask import Blueprint, stream_with_context
+from flask import Blueprint, request, stream_with_context
 from spectree import Response as Spec
 from werkzeug.wrappers import Response
 
@@ -26,6 +26,15 @@ from app.storage.aliases import AliasRepository, public_alias, public_alias_even
 from app.storage.models import public_model
 
 bp = Blueprint("models", __name__)
+
+
+@bp.after_request
+def _forget_resolved_references(response: Response) -> Response:
+    """A registry change made here (alias move, delete, tags) is seen by this process's next
+    prediction at once; other serving processes see it within a second."""
+    if request.method in ("PUT", "PATCH", "DELETE") and response.status_code < 400:
+        context.references().clear()
+    return response
 
 
 @bp.get("")

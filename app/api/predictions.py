@@ -74,8 +74,8 @@ def predict_rows(ref: str) -> dict:
     `inputs`, or a `text/csv` body → `{"predictions": [...], "model": {"id", "name",
     "version"}, "engine": "onnx"}`. Bad columns or types → 400 naming each column;
     `?engine=onnx` for a model without a passing ONNX copy → 409 with the reason."""
-    db, settings = context.db(), context.settings()
-    model = registry.resolve(db, ref)
+    serving, settings = context.serving(), context.settings()
+    model = serving.resolve(ref)
     query = context.parsed().query
 
     def read_rows() -> Table:
@@ -89,8 +89,7 @@ def predict_rows(ref: str) -> dict:
             {"expected": ["application/json", "text/csv"], "content_type": request.mimetype},
         )
 
-    serving, request_id = context.serving(), context.request_id()
-    return predict(serving, model, read_rows, query.proba, query.engine, request_id)
+    return predict(serving, model, read_rows, query.proba, query.engine, context.request_id())
 
 
 @bp.get("/<ref>/predictions")

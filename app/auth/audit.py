@@ -1,6 +1,8 @@
 """The audit writer: exactly one record per mutating and per refused request.
 
-Mutating: POST, PUT, PATCH, DELETE. Refused: 401, 403, 429. A record holds the
+Mutating: POST, PUT, PATCH, DELETE, except the prediction endpoints (POSTs that change
+nothing; each answered prediction is recorded in the prediction log instead, with its
+request id). Refused: 401, 403, 429. A record holds the
 time, the key's id and name (never the secret), method, route, path, status,
 client address, request id, and the ids the request created or touched (its URL
 parameters and the ids in a 2xx answer's body). If MongoDB cannot take the
@@ -23,6 +25,9 @@ from app.storage.audit import AuditRepository, new_audit_record
 log = logging.getLogger(__name__)
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+READ_ONLY_POSTS = frozenset(  # their answers go to the prediction log
+    {"predictions.predict_rows", "inference_v2.infer", "inference_v2.infer_version"}
+)
 REFUSED = frozenset({401, 403, 429})
 _ID_FIELDS = ("job_id", "model_id", "search_id", "id", "name", "version")
 
@@ -38,7 +43,8 @@ def touched_ids(response: Response) -> dict[str, Any]:
 
 
 def _record(response: Response) -> Response:
-    if request.method not in MUTATING and response.status_code not in REFUSED:
+    refused = response.status_code in REFUSED
+    if not refused and (request.method not in MUTATING or request.endpoint in READ_ONLY_POSTS):
         return response
     who = context.principal()
     record = new_audit_record(

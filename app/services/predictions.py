@@ -22,8 +22,9 @@ from app.metrics import PREDICT_DURATION, PREDICTIONS
 from app.ml.metrics import to_jsonable
 from app.ml.onnx_format import OnnxPipeline
 from app.ml.preprocessing import CATEGORICAL, NUMERIC
+from app.services import registry
 from app.services.integrity import refuse_if_quarantined
-from app.serving.cache import ModelCache
+from app.serving.cache import ModelCache, ReferenceCache
 from app.serving.inputs import Checked, Table, check_columns
 from app.serving.loader import load_verified_model, load_verified_onnx
 from app.serving.prediction_log import ROWS_PER_RECORD, PredictionLog
@@ -36,13 +37,18 @@ ENGINES = ("sklearn", "onnx")
 
 @dataclass
 class Serving:
-    """What a serving process predicts with: the store, the signing key, its model cache
-    and its prediction log."""
+    """What a serving process predicts with: the store, the signing key, its model cache,
+    its cache of resolved references and its prediction log."""
 
     db: Database
     signer: Signer
     cache: ModelCache
     log: PredictionLog
+    refs: ReferenceCache
+
+    def resolve(self, ref: str) -> dict[str, Any]:
+        """The model ``ref`` names (resolved again after at most a second)."""
+        return self.refs.get(ref, lambda: registry.resolve(self.db, ref))
 
 
 def feature_types(db: Database, model: dict[str, Any]) -> dict[str, str]:

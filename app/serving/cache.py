@@ -9,6 +9,7 @@ before the cache, on every request, so an alias move takes effect at once.
 from __future__ import annotations
 
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
@@ -63,3 +64,36 @@ class ModelCache:
         """Whether ``"<model id>:<engine>"`` is loaded."""
         with self._lock:
             return key in self._entries
+
+
+class ReferenceCache:
+    """Model references (``name@alias`` …) resolved at most ``ttl`` seconds ago.
+
+    An alias move, a new ``@latest`` or a deleted version is seen within ``ttl`` (one
+    second by default), and a hot predict path makes no MongoDB read per request. Unknown
+    references are not cached (the error is raised again next time).
+    """
+
+    def __init__(self, ttl: float = 1.0, max_entries: int = 4096) -> None:
+        self.ttl, self.max_entries = ttl, max_entries
+        self._entries: dict[str, tuple[float, dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, ref: str, resolve: Callable[[], dict[str, Any]]) -> dict[str, Any]:
+        """The model document ``ref`` names, from ``resolve()`` if not seen within ``ttl``."""
+        now = time.monotonic()
+        with self._lock:
+            hit = self._entries.get(ref)
+        if hit is not None and now - hit[0] < self.ttl:
+            return hit[1]
+        model = resolve()
+        with self._lock:
+            if len(self._entries) >= self.max_entries:
+                self._entries.clear()  # cheap and rare: refilled within a second
+            self._entries[ref] = (now, model)
+        return model
+
+    def clear(self) -> None:
+        """Forget every reference (this process changed the registry: see it at once)."""
+        with self._lock:
+            self._entries.clear()

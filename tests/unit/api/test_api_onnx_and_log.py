@@ -52,6 +52,7 @@ def test_engine_override_and_a_model_without_onnx(client, flowers, app) -> None:
         {"_id": flowers},
         {"$set": {"formats.onnx": {"status": "unsupported", "reason": reason}}},
     )
+    app.extensions["tensorfleet.references"].clear()  # else seen within a second
     refused = client.post("/api/v1/models/flowers@v1/predict?engine=onnx", json=body)
     assert refused.status_code == 409 and reason in refused.json["error"]["message"]
     assert client.post("/api/v1/models/flowers@v1/predict", json=body).json["engine"] == "sklearn"
@@ -120,3 +121,16 @@ def test_monitoring_summarizes_traffic_beside_the_training_rows(client, flowers,
     assert client.get("/api/v1/models/ghost/monitoring").status_code == 404
     assert client.get("/api/v1/models/flowers/monitoring?version=9").status_code == 404
     assert client.get("/api/v1/models/flowers/monitoring?window=-1").status_code == 400
+
+
+def test_answered_predictions_go_to_the_prediction_log_not_the_audit(
+    client, flowers, app, anonymous
+) -> None:
+    db = app.extensions["tensorfleet.db"]
+    before = db.audit.count_documents({})
+    assert client.post("/api/v1/models/flowers@v1/predict",
+                       json={"dataframe_records": [ROW]}).status_code == 200  # fmt: skip
+    assert db.audit.count_documents({}) == before
+    refused = anonymous.post("/api/v1/models/flowers@v1/predict", json={"instances": [ROW]})
+    assert refused.status_code == 401
+    assert db.audit.count_documents({"status": 401, "path": "/api/v1/models/flowers@v1/predict"})
