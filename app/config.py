@@ -122,6 +122,10 @@ class Settings(BaseSettings):
     rate_limit_reads: str = Field(
         "1200/minute", description="GET requests per API key (or client address)."
     )
+    rate_limit_predictions: str = Field(
+        "1000/second",
+        description="Prediction requests (online and v2) per API key (or client address).",
+    )
     rate_limits_enabled: bool = Field(True, description="Turn rate limiting off entirely.")
     trusted_proxies: int = Field(
         0,
@@ -159,7 +163,7 @@ class Settings(BaseSettings):
         24, gt=0, description="How long an Idempotency-Key and its response are kept."
     )
 
-    @field_validator("rate_limit_writes", "rate_limit_reads")
+    @field_validator("rate_limit_writes", "rate_limit_reads", "rate_limit_predictions")
     @classmethod
     def _parse_limits(cls, value: str) -> str:
         """A limit string Flask-Limiter understands (``limits`` parses it)."""

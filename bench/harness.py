@@ -41,7 +41,11 @@ from localstack.config import PROJECT_DIR
 DEFAULT_COMPRESSION = Settings.model_fields["model_compression"].default
 # The API's per-key rate limits stay on (their cost is measured) but far above any phase's
 # load, which would otherwise be cut at the default 120 writes a minute.
-TIER_ENV = {"RATE_LIMIT_WRITES": "10000000/minute", "RATE_LIMIT_READS": "10000000/minute"}
+TIER_ENV = {
+    "RATE_LIMIT_WRITES": "10000000/minute",
+    "RATE_LIMIT_READS": "10000000/minute",
+    "RATE_LIMIT_PREDICTIONS": "10000000/minute",
+}
 
 
 class BenchError(RuntimeError):

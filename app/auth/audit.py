@@ -20,14 +20,13 @@ from pymongo.errors import PyMongoError
 from werkzeug.wrappers import Response
 
 from app.api import context
+from app.auth.limits import PREDICTION_ENDPOINTS
 from app.storage.audit import AuditRepository, new_audit_record
 
 log = logging.getLogger(__name__)
 
 MUTATING = frozenset({"POST", "PUT", "PATCH", "DELETE"})
-READ_ONLY_POSTS = frozenset(  # their answers go to the prediction log
-    {"predictions.predict_rows", "inference_v2.infer", "inference_v2.infer_version"}
-)
+READ_ONLY_POSTS = PREDICTION_ENDPOINTS  # their answers go to the prediction log
 REFUSED = frozenset({401, 403, 429})
 _ID_FIELDS = ("job_id", "model_id", "search_id", "id", "name", "version")
 

@@ -1,7 +1,9 @@
 """Rate limits with Flask-Limiter on the stack's Redis: per API key, or per client address.
 
-Two budgets, each shared by all routes: ``RATE_LIMIT_WRITES`` for POST, PUT,
-PATCH and DELETE, ``RATE_LIMIT_READS`` for GET. A refused request is a 429 with
+Three budgets, each shared by the routes it covers: ``RATE_LIMIT_PREDICTIONS`` for
+the prediction endpoints (serving traffic, far more than people submit),
+``RATE_LIMIT_WRITES`` for every other POST, PUT, PATCH and DELETE, and
+``RATE_LIMIT_READS`` for GET. A refused request is a 429 with
 ``Retry-After`` and the ``X-RateLimit-*`` headers. With Redis unreachable the
 limiter falls back to per-process memory after one short timeout instead of
 failing requests.
@@ -21,6 +23,17 @@ from app.auth.guard import is_public
 from app.config import Settings
 
 WRITE_METHODS = ("POST", "PUT", "PATCH", "DELETE")
+PREDICTION_ENDPOINTS = frozenset(
+    {"predictions.predict_rows", "inference_v2.infer", "inference_v2.infer_version"}
+)
+
+
+def _is_prediction() -> bool:
+    return request.endpoint in PREDICTION_ENDPOINTS
+
+
+def _not_prediction() -> bool:
+    return not _is_prediction()
 
 
 def caller_key() -> str:
@@ -42,7 +55,18 @@ def install(app: Flask, settings: Settings) -> Limiter:
         caller_key,
         app=app,
         application_limits=[
-            ApplicationLimit(settings.rate_limit_writes, scope="writes", methods=WRITE_METHODS),
+            ApplicationLimit(
+                settings.rate_limit_writes,
+                scope="writes",
+                methods=WRITE_METHODS,
+                exempt_when=_is_prediction,
+            ),
+            ApplicationLimit(
+                settings.rate_limit_predictions,
+                scope="predictions",
+                methods=("POST",),
+                exempt_when=_not_prediction,
+            ),
             ApplicationLimit(settings.rate_limit_reads, scope="reads", methods=("GET",)),
         ],
         storage_uri=storage,

@@ -22,7 +22,11 @@ HERE = Path(__file__).parent
 # Every test of the session shares one admin key: far above what the suite sends, so the
 # API's per-key rate limits (default 120 writes a minute) never fail an unrelated test. A
 # test of the limits starts its own API with its own (``env={"RATE_LIMIT_WRITES": …}``).
-STACK_ENV = {"RATE_LIMIT_WRITES": "100000/minute", "RATE_LIMIT_READS": "100000/minute"}
+STACK_ENV = {
+    "RATE_LIMIT_WRITES": "100000/minute",
+    "RATE_LIMIT_READS": "100000/minute",
+    "RATE_LIMIT_PREDICTIONS": "100000/minute",
+}
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:

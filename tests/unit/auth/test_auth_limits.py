@@ -57,3 +57,27 @@ def test_requests_without_a_key_are_counted_by_client_address(limited) -> None:
 
 def test_health_and_metrics_are_never_limited(limited) -> None:
     assert {limited.get("/health").status_code for _ in range(6)} == {200}
+
+
+def test_predictions_have_their_own_budget(settings, loaded_db, redis, celery, run_job) -> None:
+    overrides = {
+        **settings.model_dump(),
+        "tensorfleet_admin_key": ADMIN_KEY,
+        "artifact_signing_key": settings.artifact_signing_key.get_secret_value(),
+        "rate_limit_writes": "2/minute",
+        "rate_limit_predictions": "3/minute",
+    }
+    client = create_app(overrides, db=loaded_db, redis=redis, celery=celery).test_client()
+    auth = bearer(ADMIN_KEY)
+    job = client.post("/api/v1/jobs", json={"dataset": "iris", "algorithm": "knn"}, headers=auth)
+    run_job(job.json["job_id"])
+    row = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
+    predict = [
+        client.post(
+            "/api/v1/models/iris_knn@latest/predict", json={"instances": [row]}, headers=auth
+        ).status_code
+        for _ in range(4)
+    ]
+    assert predict == [200, 200, 200, 429]  # not counted against the write budget
+    body = {"dataset": "iris", "algorithm": "knn"}
+    assert client.post("/api/v1/jobs", json=body, headers=auth).status_code == 202
