@@ -98,6 +98,13 @@ class UnprocessableError(TensorFleetError):
     http_status = 422
 
 
+class TooManyRequestsError(TensorFleetError):
+    """A rate limit was reached (429, with ``Retry-After``)."""
+
+    code = "too_many_requests"
+    http_status = 429
+
+
 class NotFoundError(TensorFleetError):
     """The named resource does not exist."""
 

@@ -23,7 +23,8 @@ def _depth(value: Any, limit: int) -> int:
     if limit <= 0 or not isinstance(value, dict | list):
         return 0
     children = value.values() if isinstance(value, dict) else value
-    return 1 + max((_depth(child, limit - 1) for child in children), default=0)
+    nested = [child for child in children if isinstance(child, dict | list)]
+    return 1 + max((_depth(child, limit - 1) for child in nested), default=0)
 
 
 def _expected_media_type() -> str | None:

@@ -98,7 +98,7 @@ class SearchRepository:
         """End a search (only from ``from_status``): the ended search, or None."""
         return self._searches.find_one_and_update(
             {"_id": search_id, "status": from_status},
-            {"$set": {"status": status, "finished_at": utcnow(), **fields}},
+            {"$set": {"status": status, **fields}, "$currentDate": {"finished_at": True}},
             return_document=ReturnDocument.AFTER,
         )
 

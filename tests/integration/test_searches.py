@@ -149,3 +149,11 @@ def test_a_bad_space_is_400_naming_the_field_and_stores_nothing(api, body, field
     time.sleep(0.2)
     assert api.get("/api/v1/searches").json()["total"] == before
     assert api.get("/api/v1/jobs", params={"kind": "trial"}).json()["total"] == jobs
+
+
+def test_search_times_are_iso_8601(api) -> None:
+    search = start(api, dataset="iris", algorithm="knn", model_name=unique("search-times"),
+                   strategy="grid", space={"n_neighbors": [3]}, cv=2)  # fmt: skip
+    done = wait_search(api, search["search_id"])
+    for field in ("created_at", "started_at", "finished_at"):
+        assert done[field].endswith("Z") and "T" in done[field], (field, done[field])

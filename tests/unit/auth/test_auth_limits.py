@@ -79,5 +79,12 @@ def test_predictions_have_their_own_budget(settings, loaded_db, redis, celery, r
         for _ in range(4)
     ]
     assert predict == [200, 200, 200, 429]  # not counted against the write budget
+    refused = client.post("/api/v1/models/iris_knn@latest/predict", json={"instances": [row]},
+                          headers=auth)  # fmt: skip
+    assert refused.json["error"]["code"] == "too_many_requests"
+    assert 0 < int(refused.headers["Retry-After"]) <= 60
+    assert refused.headers["X-RateLimit-Limit"] == "3"
+    assert refused.headers["X-RateLimit-Remaining"] == "0"
+    assert loaded_db.audit.count_documents({"status": 429}) == 2  # refusals are audited
     body = {"dataset": "iris", "algorithm": "knn"}
     assert client.post("/api/v1/jobs", json=body, headers=auth).status_code == 202
