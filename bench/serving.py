@@ -294,7 +294,13 @@ class Phase:
             "model_name": name,
         }
         _, job = api.run_job(body, JOB_TIMEOUT)
-        return api.model(job["result"]["model_id"])
+        deadline = time.monotonic() + JOB_TIMEOUT
+        while True:  # its ONNX copy is made by a worker right after the job
+            model = api.model(job["result"]["model_id"])
+            status = ((model.get("formats") or {}).get("onnx") or {}).get("status")
+            if status != "pending" or time.monotonic() > deadline:
+                return model
+            time.sleep(0.1)
 
     def setup(self, tier: Tier) -> dict[str, Any]:
         """Train the model, download its pipeline, build the payload (once; a failure is

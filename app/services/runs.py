@@ -30,12 +30,10 @@ from pymongo.errors import PyMongoError
 from app.config import Settings
 from app.errors import JobCancelled, TensorFleetError
 from app.ml.metrics import headline_score
-from app.ml.onnx_format import convert
 from app.ml.registry import get_algorithm
 from app.ml.tabular import read_csv
 from app.ml.training import (
     Progress,
-    TrainingResult,
     library_versions,
     save_model,
     train_pipeline,
@@ -180,7 +178,9 @@ class TrainingRun:
         )
         self.progress("saving", 88)
         file = self._upload(job, result.pipeline)
-        formats = {"onnx": self._export_onnx(job, result)} if self.settings.onnx_export else {}
+        # The ONNX copy is made after the commit (``app.services.exports``): never on the
+        # job's own time, and a conversion problem can never touch the job.
+        formats = {"onnx": {"status": "pending"}} if self.settings.onnx_export else {}
         self.progress("saving", 98)  # last chance to cancel (or notice a lost lease) first
         trained = {
             "hyperparameters": result.hyperparameters,
@@ -212,23 +212,6 @@ class TrainingRun:
         with self.models.artifacts.writer(f"{job['model_name']}.joblib", metadata, file_id) as out:
             save_model(pipeline, out, compress=self.settings.model_compression)
         return {"file_id": out.file_id, "sha256": out.sha256, "size_bytes": out.size}
-
-    def _export_onnx(self, job: dict[str, Any], result: TrainingResult) -> dict[str, Any]:
-        """Convert to ONNX and keep the file if parity passed; never fails the job."""
-        self.progress("converting", 92)
-        conversion = convert(
-            result.pipeline, result.features, result.feature_types, job["task"], result.holdout
-        )
-        record = dict(conversion.record)
-        if conversion.onnx is not None:
-            file_id = artifact_id(self.job_id, self.attempt, "onnx")
-            self.uploads.start(file_id, self.job_id, self.attempt)
-            metadata = {"kind": "model", "job_id": self.job_id, "format": "onnx"}
-            name = f"{job['model_name']}.onnx"
-            with self.models.artifacts.writer(name, metadata, file_id) as out:
-                out.write(conversion.onnx)
-            record.update(file_id=out.file_id, sha256=out.sha256, size_bytes=out.size)
-        return record
 
     def _load_frame(self, dataset: dict[str, Any]) -> pd.DataFrame:
         refuse_if_quarantined("dataset", dataset)

@@ -26,6 +26,7 @@ from celery import Celery
 from pymongo.database import Database
 
 from app.config import Settings
+from app.services.exports import queue_export
 from app.services.jobs import publish
 from app.services.outcomes import JobOutcomes
 from app.services.searches import advance
@@ -51,6 +52,7 @@ class TickReport:
     republished: int = 0
     orphans_removed: int = 0
     searches_moved: int = 0
+    exports_queued: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """The counts, for logs and the task result."""
@@ -64,6 +66,7 @@ def tick(db: Database, redis_client: redis.Redis, celery: Celery, settings: Sett
     republish_lost(db, redis_client, celery, settings, report)
     collect_orphans(db, settings, report)
     advance_searches(db, redis_client, celery, report)
+    queue_pending_exports(db, celery, settings, report)
     if any(report.as_dict().values()):
         log.info("supervisor: %s", report.as_dict())
     return report
@@ -119,6 +122,16 @@ def _position(search: dict[str, Any] | None) -> tuple[Any, ...]:
     """How far a search has got (what ``advance`` can change)."""
     search = search or {}
     return search.get("launched"), search.get("status"), search.get("refit_job_id")
+
+
+def queue_pending_exports(
+    db: Database, celery: Celery, settings: Settings, report: TickReport
+) -> None:
+    """Queue again the ONNX export of models still pending (a lost message, a dead worker)."""
+    cutoff = utcnow() - timedelta(seconds=settings.republish_after_seconds)
+    for model_id in ModelRepository(db).pending_exports(cutoff):
+        queue_export(celery, model_id)
+        report.exports_queued += 1
 
 
 def collect_orphans(db: Database, settings: Settings, report: TickReport) -> None:

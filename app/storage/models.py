@@ -172,6 +172,19 @@ class ModelRepository:
             raise NotFoundError(f"Model '{model_id}' not found.", {"model_id": model_id})
         return doc
 
+    def settle_export(self, model_id: str, record: dict[str, Any]) -> bool:
+        """Set ``formats.onnx`` to ``record`` if it is still pending (False otherwise)."""
+        result = self._models.update_one(
+            {"_id": model_id, "formats.onnx.status": "pending"},
+            {"$set": {"formats.onnx": record}},
+        )
+        return result.modified_count == 1
+
+    def pending_exports(self, before: Any, limit: int = 100) -> builtins.list[str]:
+        """Ids of models created before ``before`` whose ONNX copy is still pending."""
+        query = {"formats.onnx.status": "pending", "created_at": {"$lt": before}}
+        return [doc["_id"] for doc in self._models.find(query, {"_id": 1}).limit(limit)]
+
     def quarantine(self, model: dict[str, Any], reason: str) -> None:
         """Mark a model whose file failed verification: it is refused from now on."""
         quarantined = {"at": utcnow(), "reason": reason}

@@ -20,6 +20,7 @@ SUPERVISE_TASK = "tensorfleet.supervise"
 TRAIN_TASK = "tensorfleet.train_model"
 PREDICT_TASK = "tensorfleet.predict_batch"  # ``app.tasks.predict.predict_job``
 TRIAL_TASK = "tensorfleet.search_trial"  # ``app.tasks.search.trial_job``
+EXPORT_TASK = "tensorfleet.export_onnx"  # ``app.tasks.export.export_model``: after training
 TASK_OF_KIND = {"train": TRAIN_TASK, "predict": PREDICT_TASK, "trial": TRIAL_TASK}
 WORKER_QUEUES = (TRAINING_QUEUE, PREDICTION_QUEUE, SEARCH_QUEUE)  # a fleet worker's default
 
@@ -42,6 +43,7 @@ def create_celery(settings: Settings) -> TensorFleetCelery:
             "app.tasks.train",
             "app.tasks.predict",
             "app.tasks.search",
+            "app.tasks.export",
             "app.tasks.supervise",
         ],  # workers only: the API sends by name
     )
@@ -71,6 +73,7 @@ def create_celery(settings: Settings) -> TensorFleetCelery:
             TRAIN_TASK: {"queue": TRAINING_QUEUE},
             PREDICT_TASK: {"queue": PREDICTION_QUEUE},
             TRIAL_TASK: {"queue": SEARCH_QUEUE},
+            EXPORT_TASK: {"queue": TRAINING_QUEUE},
             SUPERVISE_TASK: {"queue": SUPERVISOR_QUEUE},
         },
         beat_schedule={

@@ -25,6 +25,7 @@ from celery.exceptions import TimeLimitExceeded
 from celery.signals import task_failure, task_revoked
 from pymongo.errors import PyMongoError
 
+from app.services.exports import queue_export
 from app.services.jobs import requeue_lost_run, settle_terminated
 from app.services.outcomes import JobOutcomes
 from app.services.runs import TrainingRun
@@ -74,6 +75,8 @@ def run_job(task: TrainingTask, run_class: type[TrainingRun], job_id: str) -> An
     if run.claimed:
         job = run.ended or run.jobs.find(job_id)  # re-read only if another run ended it
         observe_task(job, time.perf_counter() - started)
+        if job is not None and job.get("kind", "train") == "train" and job["status"] == "succeeded":
+            queue_export(self.app, job["result"]["model_id"])  # its ONNX copy, after the job
         if job is not None and job.get("search_id"):  # a trial or a refit: move the search on
             advance_search(db, self.app, get_redis(settings), job["search_id"])
         if job is not None and job.get("error"):

@@ -161,6 +161,22 @@ def wait_running(
     return poll(running, timeout, what=f"job {job_id} running")
 
 
+def exported(get_model: Callable[[], dict[str, Any]], timeout: float = 60.0) -> dict[str, Any]:
+    """The model ``get_model()`` returns, once its ONNX copy is no longer pending (a worker
+    makes it right after the job)."""
+
+    def settled() -> dict[str, Any] | None:
+        model = get_model()
+        return model if model["formats"]["onnx"]["status"] != "pending" else None
+
+    return poll(settled, timeout, what="the ONNX export")
+
+
+def wait_onnx(api: Any, ref: str, timeout: float = 60.0) -> dict[str, Any]:
+    """``GET /api/v1/models/<ref>`` once its ONNX copy is no longer pending."""
+    return exported(lambda: api.get(f"/api/v1/models/{ref}").json(), timeout)
+
+
 def cancel(api: Any, job_id: str) -> requests.Response:
     """POST the cancel of a job."""
     return api.post(f"/api/v1/jobs/{job_id}/cancel")

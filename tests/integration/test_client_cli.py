@@ -13,7 +13,7 @@ import sys
 import pytest
 
 from app.client import APIError, TensorFleetClient
-from tests.integration.helpers import unique
+from tests.integration.helpers import exported, unique
 
 
 def test_client_submits_waits_and_downloads(stack, tmp_path) -> None:
@@ -119,7 +119,9 @@ def iris_versions(stack) -> dict:
     }
     done = {depth: fleet.wait(job["job_id"], timeout=120) for depth, job in jobs.items()}
     assert all(job["status"] == "succeeded" for job in done.values()), done
-    good, worse = (fleet.get_model(done[d]["result"]["model_id"]) for d in (4, 1))
+    good, worse = (
+        exported(lambda d=d: fleet.get_model(done[d]["result"]["model_id"])) for d in (4, 1)
+    )
     assert good["metrics"]["f1_macro"] > worse["metrics"]["f1_macro"], (good, worse)
     return {"name": name, "good": good, "worse": worse, "fleet": fleet}
 

@@ -28,6 +28,7 @@ from tests.integration.helpers import (
     unique,
     upload_dataset,
     wait_job,
+    wait_onnx,
 )
 
 ROW = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
@@ -53,6 +54,8 @@ def flowers(api: Any) -> dict[str, Any]:
         hyperparameters={"max_depth": 1},
     )  # fmt: skip
     assert first["status"] == second["status"] == "succeeded", (first, second)
+    for job in (first, second):
+        wait_onnx(api, job["result"]["model_id"])
     moved = api.request("PUT", f"/api/v1/models/{name}/aliases/champion", json={"version": 1})
     assert moved.status_code == 200, moved.text
     return {"name": name, "v1": first["result"]["model_id"], "v2": second["result"]["model_id"]}
@@ -172,7 +175,7 @@ def test_a_model_whose_onnx_copy_failed_parity_serves_with_sklearn(api) -> None:
         api, dataset=name, algorithm="knn", model_name=name, hyperparameters={"n_neighbors": 5}
     )
     assert job["status"] == "succeeded", job  # a failed conversion never fails the job
-    onnx = api.get(f"/api/v1/models/{name}@latest").json()["formats"]["onnx"]
+    onnx = wait_onnx(api, f"{name}@latest")["formats"]["onnx"]
     assert onnx["status"] == "unsupported" and "parity failed" in onnx["reason"], onnx
     row = {"size": 1.0, "colour": "red", "shape": "a"}
     answer = _predict(api, f"{name}@latest", {"dataframe_records": [row]}).json()

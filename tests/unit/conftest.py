@@ -18,6 +18,7 @@ from app import create_app
 from app.config import Settings, make_settings
 from app.services.batch_predictions import BatchPredictionRun
 from app.services.datasets import load_builtin_datasets
+from app.services.exports import export_onnx
 from app.services.runs import TrainingRun
 from app.services.trials import TrialRun
 from app.storage.mongo import ensure_indexes
@@ -143,6 +144,9 @@ def run_job(loaded_db: Database, redis: Any, settings: Settings) -> Callable[...
         job = loaded_db.jobs.find_one({"_id": job_id}) or {}
         runs = {"predict": BatchPredictionRun, "trial": TrialRun}
         kind = runs.get(job.get("kind", "train"), TrainingRun)
-        return kind(loaded_db, redis, settings, job_id, worker).run()
+        result = kind(loaded_db, redis, settings, job_id, worker).run()
+        if kind is TrainingRun and result is not None:  # then the ONNX copy, as a worker does
+            export_onnx(loaded_db, SIGNER, result["model_id"])
+        return result
 
     return run
