@@ -143,6 +143,12 @@ class Settings(BaseSettings):
     onnx_export: bool = Field(
         True, description="Convert each trained pipeline to ONNX (kept only if parity passes)."
     )
+    onnx_inline_max_mb: float = Field(
+        2.0,
+        ge=0,
+        description="Models up to this size are converted inside their training job; bigger"
+        " ones by a task right after it.",
+    )
     prediction_log_sample: float = Field(
         1.0, ge=0, le=1, description="Share of online prediction requests recorded (0 = none)."
     )

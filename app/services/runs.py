@@ -34,11 +34,13 @@ from app.ml.registry import get_algorithm
 from app.ml.tabular import read_csv
 from app.ml.training import (
     Progress,
+    TrainingResult,
     library_versions,
     save_model,
     train_pipeline,
 )
 from app.services.datasets import read_dataset
+from app.services.exports import store_copy
 from app.services.heartbeat import Heartbeat, LeaseLost
 from app.services.integrity import refuse_if_quarantined
 from app.services.outcomes import JobOutcomes
@@ -91,6 +93,7 @@ class TrainingRun:
         self.ended: dict[str, Any] | None = None  # the job as this run ended it
         self.attempt = 0  # which delivery of the job this run is (from the claim)
         self.heartbeat: Heartbeat | None = None
+        self.export_pending: str | None = None  # a committed model whose ONNX copy is to make
 
     def run(self) -> dict[str, Any] | None:
         """Train and commit the model; returns the job's result, or None if it did not succeed."""
@@ -178,9 +181,7 @@ class TrainingRun:
         )
         self.progress("saving", 88)
         file = self._upload(job, result.pipeline)
-        # The ONNX copy is made after the commit (``app.services.exports``): never on the
-        # job's own time, and a conversion problem can never touch the job.
-        formats = {"onnx": {"status": "pending"}} if self.settings.onnx_export else {}
+        formats = {"onnx": self._onnx_copy(job, result, file)} if self.settings.onnx_export else {}
         self.progress("saving", 98)  # last chance to cancel (or notice a lost lease) first
         trained = {
             "hyperparameters": result.hyperparameters,
@@ -202,7 +203,31 @@ class TrainingRun:
                 self.models.artifacts.delete(file_id)
         for file_id in owned:
             self.uploads.done(file_id)
+        if ((committed.get("formats") or {}).get("onnx") or {}).get("status") == "pending":
+            self.export_pending = committed["_id"]
         return committed
+
+    def _onnx_copy(
+        self, job: dict[str, Any], result: TrainingResult, file: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The ONNX copy of a small model, made now; a big one's is made after the job
+        (``app.services.exports``). A conversion problem never fails the job."""
+        if file["size_bytes"] > self.settings.onnx_inline_max_mb * 2**20:
+            return {"status": "pending"}
+        self.progress("converting", 92)
+        file_id = artifact_id(self.job_id, self.attempt, "onnx")
+        self.uploads.start(file_id, self.job_id, self.attempt)
+        about = {
+            "name": job["model_name"], "job_id": self.job_id, "task": job["task"],
+            "features": result.features, "feature_types": result.feature_types,
+        }  # fmt: skip
+        try:
+            return store_copy(self.models, about, result.pipeline, result.holdout, file_id)
+        except (PyMongoError, redis.RedisError, LeaseLost, SoftTimeLimitExceeded):
+            raise
+        except Exception as exc:  # never the job's failure
+            log.warning("job %s: no ONNX copy: %s", self.job_id, exc)
+            return {"status": "unsupported", "reason": f"{type(exc).__name__}: {exc}"[:300]}
 
     def _upload(self, job: dict[str, Any], pipeline: Any) -> dict[str, Any]:
         """Store the fitted pipeline under this try's artifact id (recorded first)."""

@@ -75,8 +75,8 @@ def run_job(task: TrainingTask, run_class: type[TrainingRun], job_id: str) -> An
     if run.claimed:
         job = run.ended or run.jobs.find(job_id)  # re-read only if another run ended it
         observe_task(job, time.perf_counter() - started)
-        if job is not None and job.get("kind", "train") == "train" and job["status"] == "succeeded":
-            queue_export(self.app, job["result"]["model_id"])  # its ONNX copy, after the job
+        if run.export_pending:  # a big model: its ONNX copy is made right after the job
+            queue_export(self.app, run.export_pending)
         if job is not None and job.get("search_id"):  # a trial or a refit: move the search on
             advance_search(db, self.app, get_redis(settings), job["search_id"])
         if job is not None and job.get("error"):

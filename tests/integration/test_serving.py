@@ -266,3 +266,27 @@ def test_the_prediction_log_and_monitoring(api, flowers) -> None:
     logged = api.get(f"/api/v1/models/{name}@latest/predictions", params={"limit": 10}).json()
     assert len(logged["items"]) == 5 and logged["items"][0]["status"] == "error"
     assert logged["items"][1]["inputs"] == [ROW, VIRGINICA]
+
+
+def test_a_big_model_gets_its_onnx_copy_right_after_its_job(api) -> None:
+    from tests.integration.test_reliability import synthetic_regression_csv
+
+    name = unique("serve-big")
+    assert upload_dataset(api, name, synthetic_regression_csv(3000, 4), "y").status_code == 201
+    job = submit_and_wait(api, dataset=name, algorithm="random_forest", model_name=name,
+                          hyperparameters={"n_estimators": 40, "max_features": 1})  # fmt: skip
+    assert job["status"] == "succeeded", job
+    first = api.get(f"/api/v1/models/{job['result']['model_id']}").json()
+    assert first["size_bytes"] > 2 * 2**20  # over ONNX_INLINE_MAX_MB: converted after the job
+    model = wait_onnx(api, job["result"]["model_id"])
+    onnx = model["formats"]["onnx"]
+    assert onnx["status"] == "ok" and onnx["rows"] == 600, onnx
+    row = {"x0": 0.5, "x1": -1.0, "x2": 0.0, "x3": 1.5}
+    by_onnx = _predict(
+        api, name + "@latest", {"dataframe_records": [row]}, params={"engine": "onnx"}
+    )
+    by_sklearn = _predict(api, name + "@latest", {"dataframe_records": [row]},
+                          params={"engine": "sklearn"})  # fmt: skip
+    assert abs(by_onnx.json()["predictions"][0] - by_sklearn.json()["predictions"][0]) < 1e-3
+    download = api.get(f"/api/v1/models/{name}@latest/download", params={"format": "onnx"})
+    assert hashlib.sha256(download.content).hexdigest() == onnx["sha256"]

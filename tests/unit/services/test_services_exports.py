@@ -1,4 +1,5 @@
-"""ONNX copies made after the job: once, verified, nothing left behind."""
+"""ONNX copies: small models in their job, big ones after it (once, verified, nothing
+left behind)."""
 
 from __future__ import annotations
 
@@ -15,8 +16,10 @@ from tests.unit.conftest import SIGNER
 
 
 def _trained(db, celery, redis, settings) -> dict:
+    """A model committed with its ONNX copy pending (as a big model is)."""
     job = submit_job(db, celery, JobRequest(dataset="iris", algorithm="decision_tree"), redis)
-    result = TrainingRun(db, redis, settings, job["_id"], "w").run()
+    big = settings.model_copy(update={"onnx_inline_max_mb": 0.0})
+    result = TrainingRun(db, redis, big, job["_id"], "w").run()
     return db.models.find_one({"_id": result["model_id"]})
 
 
@@ -63,3 +66,11 @@ def test_the_supervisor_queues_exports_still_pending(loaded_db, celery, redis, s
     queue_pending_exports(loaded_db, celery, settings, report)
     assert report.exports_queued == 1
     assert [m["args"] for m in celery.sent if m["name"] == EXPORT_TASK] == [[model["_id"]]]
+
+
+def test_a_small_model_is_converted_in_its_job(loaded_db, celery, redis, settings) -> None:
+    job = submit_job(loaded_db, celery, JobRequest(dataset="iris", algorithm="knn"), redis)
+    result = TrainingRun(loaded_db, redis, settings, job["_id"], "w").run()
+    model = loaded_db.models.find_one({"_id": result["model_id"]})
+    assert model["formats"]["onnx"]["status"] == "ok"
+    assert export_onnx(loaded_db, SIGNER, model["_id"]) is None  # nothing left to do
