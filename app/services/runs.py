@@ -201,8 +201,7 @@ class TrainingRun:
         if committed["_id"] != model["_id"]:  # a concurrent run of this job committed first
             for file_id in owned:
                 self.models.artifacts.delete(file_id)
-        for file_id in owned:
-            self.uploads.done(file_id)
+        self.uploads.done(file["file_id"])
         if ((committed.get("formats") or {}).get("onnx") or {}).get("status") == "pending":
             self.export_pending = committed["_id"]
         return committed
@@ -215,8 +214,9 @@ class TrainingRun:
         if file["size_bytes"] > self.settings.onnx_inline_max_mb * 2**20:
             return {"status": "pending"}
         self.progress("converting", 92)
+        # A per-try id: a try that dies before its commit leaves a file the next delivery
+        # (or the job's failure) removes by this id, as it does the joblib file's.
         file_id = artifact_id(self.job_id, self.attempt, "onnx")
-        self.uploads.start(file_id, self.job_id, self.attempt)
         about = {
             "name": job["model_name"], "job_id": self.job_id, "task": job["task"],
             "features": result.features, "feature_types": result.feature_types,
