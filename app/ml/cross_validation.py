@@ -18,12 +18,10 @@ import numpy as np
 import pandas as pd
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
-from sklearn.pipeline import Pipeline
 
 from app.errors import DataError
-from app.ml.preprocessing import build_preprocessor
-from app.ml.registry import Algorithm, build_estimator
-from app.ml.training import Progress, prepare_and_split
+from app.ml.registry import Algorithm
+from app.ml.training import Progress, build_pipeline, prepare_and_split
 
 
 @dataclass
@@ -55,9 +53,7 @@ def score_trial(
     X_train, X_test, y_train, y_test, features = prepare_and_split(
         df, target, task, test_size, random_state
     )
-    estimator = build_estimator(algorithm, task, hyperparameters, random_state)
-    preprocess = build_preprocessor(X_train, features, scale=algorithm.scale_features)
-    pipeline = Pipeline([("preprocess", preprocess), ("model", estimator)])
+    pipeline = build_pipeline(X_train, features, algorithm, task, hyperparameters, random_state)
     progress("fitting", 30)
     sign = 1.0 if higher_is_better else -1.0
     with warnings.catch_warnings():

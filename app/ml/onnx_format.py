@@ -143,13 +143,10 @@ class OnnxPipeline:
     def _run(self, frame: Any) -> list[np.ndarray]:
         return self.session.run(None, onnx_inputs(frame, self.features, self.feature_types))
 
-    def predict(self, frame: Any) -> np.ndarray:
-        """Labels (classification) or values (regression), one per row of ``frame`` (a
-        DataFrame or a mapping of column → values, see ``onnx_inputs``)."""
-        return np.asarray(self._run(frame)[0]).ravel()
-
     def predict_with_proba(self, frame: Any) -> tuple[np.ndarray, np.ndarray | None]:
-        """Labels and class probabilities in one run (probabilities None for regression)."""
+        """Labels (or regression values) and class probabilities of the rows of ``frame`` (a
+        DataFrame or a mapping of column → values, see ``onnx_inputs``), in one run
+        (probabilities None for regression)."""
         outputs = self._run(frame)
         labels = np.asarray(outputs[0]).ravel()
         if self.task != "classification" or len(outputs) < 2:

@@ -98,9 +98,7 @@ def train_pipeline(
     X_train, X_test, y_train, y_test, features = prepare_and_split(
         df, target, task, test_size, random_state
     )
-    estimator = build_estimator(algorithm, task, effective, random_state)
-    preprocess = build_preprocessor(X_train, features, scale=algorithm.scale_features)
-    pipeline = Pipeline([("preprocess", preprocess), ("model", estimator)])
+    pipeline = build_pipeline(X_train, features, algorithm, task, effective, random_state)
     progress("fitting", 30)
     metrics = _fit_and_evaluate(pipeline, task, (X_train, X_test, y_train, y_test), progress)
     classes = [to_jsonable(c) for c in pipeline.classes_] if task == "classification" else None
@@ -125,6 +123,21 @@ def _fit_and_evaluate(pipeline: Pipeline, task: str, parts: tuple, progress: Pro
     if messages:
         metrics["warnings"] = messages[:MAX_WARNINGS]
     return metrics
+
+
+def build_pipeline(
+    X: pd.DataFrame,
+    features: list[str],
+    algorithm: Algorithm,
+    task: str,
+    hyperparameters: dict[str, Any],
+    random_state: int | None,
+) -> Pipeline:
+    """The unfitted Pipeline every model is: preprocessing of ``features`` (as ``X`` holds
+    them), then ``algorithm``'s estimator for ``task``."""
+    estimator = build_estimator(algorithm, task, hyperparameters, random_state)
+    preprocess = build_preprocessor(X, features, scale=algorithm.scale_features)
+    return Pipeline([("preprocess", preprocess), ("model", estimator)])
 
 
 def prepare_and_split(
