@@ -364,14 +364,16 @@ def _worker(trial: dict[str, Any]) -> str:
 
 
 def leaderboard_table(board: Sequence[dict[str, Any]], width: int = TABLE_WIDTH) -> list[str]:
-    """The leaderboard (best first) as lines: rank, trial, score ± std, fit time, worker,
-    params (cut to fit ``width``)."""
+    """The leaderboard (best first) as lines: rank, trial, (halving: rung and rows,) score ±
+    std, fit time, worker, params (cut to fit ``width``)."""
     if not board:
         return ["(no trial has succeeded yet)"]
+    rungs = _has_rungs(board)
     rows = [
         [
             str(rank),
             str(t["trial"]),
+            *(_rung(t) if rungs else []),
             _score(t),
             _seconds(t.get("fit_time")),
             _worker(t),
@@ -379,8 +381,19 @@ def leaderboard_table(board: Sequence[dict[str, Any]], width: int = TABLE_WIDTH)
         ]
         for rank, t in enumerate(board, start=1)
     ]
-    headers = ["rank", "trial", "score ± std", "fit time", "worker", "params"]
-    return _table(headers, rows, width, right=(0, 1, 2, 3))
+    headers = ["rank", "trial", *(["rung", "rows"] if rungs else []), "score ± std", "fit time",
+               "worker", "params"]  # fmt: skip
+    return _table(headers, rows, width, right=(0, 1, 2, 3, 4, 5) if rungs else (0, 1, 2, 3))
+
+
+def _has_rungs(trials: Sequence[dict[str, Any]]) -> bool:
+    return any(t.get("rung") is not None for t in trials)
+
+
+def _rung(trial: dict[str, Any]) -> list[str]:
+    """A halving trial's rung and training rows."""
+    rows = trial.get("n_resources")
+    return [str(trial.get("rung")), "-" if rows is None else str(rows)]
 
 
 def trials_table(page: dict[str, Any], sort: str, width: int = TABLE_WIDTH) -> list[str]:
@@ -395,10 +408,12 @@ def trials_table(page: dict[str, Any], sort: str, width: int = TABLE_WIDTH) -> l
         detail = _params(t.get("params"))
         if error:
             detail += f"  ! {_one_line(str(error.get('message') or error.get('type') or error))}"
-        rows.append([str(t["trial"]), t["status"], _score(t), _seconds(t.get("fit_time")),
-                     _worker(t), detail])  # fmt: skip
-    headers = ["trial", "status", "score ± std", "fit time", "worker", "params"]
-    lines = _table(headers, rows, width, right=(0, 2, 3))
+        rung = _rung(t) if _has_rungs(items) else []
+        rows.append([str(t["trial"]), t["status"], *rung, _score(t),
+                     _seconds(t.get("fit_time")), _worker(t), detail])  # fmt: skip
+    extra = ["rung", "rows"] if _has_rungs(items) else []
+    headers = ["trial", "status", *extra, "score ± std", "fit time", "worker", "params"]
+    lines = _table(headers, rows, width, right=(0, 2, 3, 4, 5) if extra else (0, 2, 3))
     first = (page["page"] - 1) * page["limit"] + 1
     footer = f"trials {first}-{first + len(items) - 1} of {total}, sorted by {sort}"
     if first + len(items) - 1 < total:
@@ -655,10 +670,27 @@ def search() -> None:
 )
 @click.option(
     "--strategy",
-    type=click.Choice(["grid", "random"]),
+    type=click.Choice(["grid", "random", "halving", "bayesian"]),
     default="random",
     show_default=True,
-    help="grid: every combination (lists only); random: --trials random draws.",
+    help="grid: every combination (lists only); random: --trials random draws; halving:"
+    " --trials draws, the best 1/--factor of each rung going on with --factor times the rows;"
+    " bayesian: --trials candidates asked of Optuna's TPE one at a time.",
+)
+@click.option(
+    "--factor",
+    type=click.FloatRange(min=1, min_open=True, max=10),
+    help="halving: the share of candidates each rung keeps is 1/factor (default 3).",
+)
+@click.option(
+    "--min-resources",
+    metavar="N|exhaust",
+    help="halving: training rows of the first rung (default exhaust: the last rung sees all).",
+)
+@click.option(
+    "--keep",
+    type=click.Choice(["best", "all"]),
+    help="Register the best model only (default) or every trial's trained on all rows.",
 )
 @click.option(
     "--fixed", type=_JsonObject(), metavar="JSON|@FILE", help="Hyperparameters of every trial."
@@ -686,6 +718,9 @@ def search_start(
     algorithm: str,
     space: dict[str, Any],
     strategy: str,
+    factor: float | None,
+    min_resources: str | None,
+    keep: str | None,
     fixed: dict[str, Any] | None,
     metric: str | None,
     cv: int | None,
@@ -710,8 +745,12 @@ def search_start(
         "promote": promote,
         "dataset_version": dataset_version,
         "random_state": random_state,
+        "keep": keep,
     }
     options = {key: value for key, value in given.items() if value is not None}
+    halving = {"factor": factor, "min_resources": _min_resources(min_resources)}
+    if halving := {key: value for key, value in halving.items() if value is not None}:
+        options["halving"] = halving
     limits = {"trials": trials, "parallelism": parallelism, "max_seconds": max_seconds}
     if budget := {key: value for key, value in limits.items() if value is not None}:
         options["budget"] = budget
@@ -725,6 +764,15 @@ def search_start(
     else:
         _print_search(found, leaderboard=wait)
     _exit_unless_ended_well(found, waited=wait, timeout=timeout)
+
+
+def _min_resources(value: str | None) -> int | str | None:
+    """``--min-resources``: a number of rows, or ``exhaust``."""
+    if value is None or value == "exhaust":
+        return value
+    if not value.isdigit():
+        raise click.BadParameter("a number of rows or 'exhaust'", param_hint="--min-resources")
+    return int(value)
 
 
 def _exit_unless_ended_well(search: dict[str, Any], waited: bool, timeout: float) -> None:
@@ -759,7 +807,7 @@ def search_show(fleet: TensorFleetClient, search_id: str, as_json: bool) -> None
 @click.option("--status", type=click.Choice(["running", "succeeded", "failed", "cancelled"]))
 @click.option("--model-name")
 @click.option("--dataset")
-@click.option("--strategy", type=click.Choice(["grid", "random"]))
+@click.option("--strategy", type=click.Choice(["grid", "random", "halving", "bayesian"]))
 @click.option("--page", type=click.IntRange(min=1), help="Default: 1.")
 @click.option("--limit", type=click.IntRange(min=1))
 @_JSON_OPTION

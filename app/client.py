@@ -257,14 +257,17 @@ class TensorFleetClient:
 
         ``space`` maps each hyperparameter to a list of values (``[1, 5, 15]``; numpy
         arrays and tuples are sent as lists) or a range ``{"low", "high", "log", "type":
-        "int" | "float"}``; ``strategy`` is ``"grid"`` (every combination; lists only) or
-        ``"random"``. ``options`` are the other body fields: ``fixed`` (values every trial
-        shares), ``metric``, ``cv`` (folds, 0: the hold-out split), ``budget`` (``{"trials",
-        "parallelism", "max_seconds"}``), ``model_name``, ``promote`` (an alias moved to
-        the best version), ``random_state``, ``dataset_version``, ``target``,
-        ``test_size``. The whole space is checked first: a bad one is an :class:`APIError`
-        400 whose ``details["field"]`` names it (``"space.n_neighbors"``, ``"metric"``,
-        ``"budget.trials"`` …) and nothing is queued."""
+        "int" | "float"}``; ``strategy`` is ``"grid"`` (every combination; lists only),
+        ``"random"``, ``"halving"`` (successive halving over ``trials`` random draws) or
+        ``"bayesian"`` (Optuna's TPE). ``options`` are the other body fields: ``fixed``
+        (values every trial shares), ``metric``, ``cv`` (folds, 0: the hold-out split),
+        ``budget`` (``{"trials", "parallelism", "max_seconds"}``), ``model_name``,
+        ``promote`` (an alias moved to the best version), ``keep`` (``"best"`` or
+        ``"all"``), ``halving`` (``{"factor", "min_resources"}``), ``random_state``,
+        ``dataset_version``, ``target``, ``test_size``. The whole space is checked first: a
+        bad one is an :class:`APIError` 400 whose ``details["field"]`` names it
+        (``"space.n_neighbors"``, ``"metric"``, ``"budget.trials"`` …) and nothing is
+        queued."""
         body = {
             "dataset": dataset,
             "algorithm": algorithm,

@@ -9,6 +9,8 @@ Phases share one Redis + MongoDB and each runs on its own app tier:
              server beside it), predict_onnx_p50_ms, model_cold_load_ms,
              batch_predict_efficiency (bench/serving.py)
   2 workers and beat, default settings: recovery_after_worker_kill (smoke: short leases)
+  2 workers: search_vs_sklearn, halving_speedup (bench/search.py: searches, 2 trials at a
+             time)
 Exit status: 0 when every figure was measured (goals met or not), 1 if one could not be.
 """
 
@@ -24,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import download as download_fig
-from bench import latency, memory, recovery, serving, throughput, training_jobs
+from bench import latency, memory, recovery, search, serving, throughput, training_jobs
 from bench.harness import Harness, Tier
 from bench.progress import Progress
 from bench.report import Figure, table, write_results
@@ -42,6 +44,8 @@ ORDER = [
     "predict_onnx_p50_ms",
     "model_cold_load_ms",
     "batch_predict_efficiency",
+    "search_vs_sklearn",
+    "halving_speedup",
     "worker_rss_mb",
     "api_rss_mb",
     "recovery_after_worker_kill",
@@ -54,6 +58,7 @@ PHASE_STEPS = {
     "download": (1, 0),
     "serving": (5, 0),
     "recovery": (1, 0),
+    "search": (2, 0),
 }
 Step = tuple[str, Callable[[Tier], Figure | list[Figure]]]  # (figure name, measure on a tier)
 
@@ -144,6 +149,10 @@ def run(
             lambda t: recovery.recovery_after_worker_kill(t, s, p),
         )
         r.in_tier(2, dict(s.recovery_env), [recover], beat=True)
+    if wanted("search"):
+        searched = ("search_vs_sklearn", lambda t: search.search_vs_sklearn(t, s, p))
+        halved = ("halving_speedup", lambda t: search.halving_speedup(t, s, p))
+        r.in_tier(2, {}, [searched, halved])
     return r.all() if not only else [f for n in ORDER if (f := r.figures.get(n))]
 
 

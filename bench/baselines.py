@@ -10,6 +10,8 @@
 - ``save_mlflow_model`` + ``MlflowScoringServer``: the same pipeline served by MLflow's own
   scoring server (``mlflow models serve --env-manager local``), see ``bench/mlflow_serve.py``.
 - ``in_process_load``: deserializing a model file (joblib or ONNX) in this process.
+- ``SklearnSearch``: ``RandomizedSearchCV(n_jobs=2)`` in this process over the rows, pipeline,
+  folds and distributions of a TensorFleet random search.
 - ``bare_rss``: resident memory of the bare Celery worker and the minimal app's workers.
 """
 
@@ -22,6 +24,8 @@ import os
 import shlex
 import sys
 import time
+import warnings
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -29,9 +33,19 @@ import pandas as pd
 from bson import ObjectId
 from celery import Celery
 from pymongo.database import Database
+from sklearn.base import clone
+from sklearn.model_selection import GridSearchCV, RandomizedSearchCV, StratifiedKFold
 
-from app.ml.registry import get_algorithm
-from app.ml.training import load_model, save_model, train_pipeline
+from app.ml.hyperparameters import validate_hyperparameters
+from app.ml.registry import Algorithm, get_algorithm
+from app.ml.search_space import Range, parse_space
+from app.ml.training import (
+    build_pipeline,
+    load_model,
+    prepare_and_split,
+    save_model,
+    train_pipeline,
+)
 from bench.harness import BenchError, Tier, bin_path, project_dir
 from bench.noop_app import NOOP_QUEUE, NOOP_TASK
 from localstack import free_ports
@@ -336,6 +350,80 @@ def in_process_load(raw: bytes, fmt: str) -> float:
     else:
         load_model(io.BytesIO(raw))
     return time.perf_counter() - start
+
+
+# -- search_vs_sklearn -------------------------------------------------------------------
+class SklearnSearch:
+    """``RandomizedSearchCV(n_jobs=n_jobs, refit=True)`` in this process, on what a TensorFleet
+    random search of a classification dataset works with: the training rows of
+    ``prepare_and_split`` (stratified hold-out), the pipeline of ``score_trial``
+    (``build_preprocessor`` + ``build_estimator``: the fleet's fixed params, ``random_state``),
+    ``StratifiedKFold(cv, shuffle=True, random_state)`` and the space's own distributions
+    (``parse_space``), keyed ``model__<name>``: the same sorted order of names, so
+    ``ParameterSampler`` draws the same candidates from the same ``random_state`` (the figure
+    checks that it did, and that every fold score is the fleet's)."""
+
+    def __init__(
+        self,
+        frame: pd.DataFrame,
+        *,
+        target: str,
+        task: str,
+        algorithm: Algorithm,
+        space: Mapping[str, Any],
+        trials: int,
+        cv: int,
+        scorer: str,
+        random_state: int,
+        test_size: float,
+        n_jobs: int,
+    ) -> None:
+        if task != "classification":
+            raise BenchError(f"SklearnSearch splits like a classification search, not {task}")
+        X_train, _, y_train, _, features = prepare_and_split(
+            frame, target, task, test_size, random_state
+        )
+        self.X, self.y = X_train, y_train
+        defaults = validate_hyperparameters(algorithm, task, {})  # a trial's, but its candidate
+        self.pipeline = build_pipeline(X_train, features, algorithm, task, defaults, random_state)
+        parsed = parse_space(algorithm, task, space, {})
+        self.distributions = {
+            f"model__{name}": entry.distribution() if isinstance(entry, Range) else list(entry)
+            for name, entry in parsed.items()
+        }
+        self.splitter = StratifiedKFold(n_splits=cv, shuffle=True, random_state=random_state)
+        self.trials, self.scorer, self.n_jobs = trials, scorer, n_jobs
+        self.random_state = random_state
+
+    def run(self) -> tuple[float, RandomizedSearchCV]:
+        """(seconds of ``fit``: every candidate on every fold, then the refit; the search)."""
+        search = RandomizedSearchCV(
+            clone(self.pipeline),
+            self.distributions,
+            n_iter=self.trials,
+            scoring=self.scorer,
+            n_jobs=self.n_jobs,
+            cv=self.splitter,
+            refit=True,
+            random_state=self.random_state,
+            error_score="raise",
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # as score_trial does
+            start = time.perf_counter()
+            search.fit(self.X, self.y)
+            return time.perf_counter() - start, search
+
+    def warm(self, grid: Mapping[str, list[Any]]) -> float:
+        """Seconds of a search over a cheap ``grid`` (estimator params, 2 folds) that starts
+        joblib's ``n_jobs`` worker processes (its reusable pool, kept between calls) and their
+        imports: the fleet's workers are running and warm before a search is submitted."""
+        cheap = {f"model__{name}": list(values) for name, values in grid.items()}
+        start = time.perf_counter()
+        GridSearchCV(clone(self.pipeline), cheap, cv=2, n_jobs=self.n_jobs, refit=False).fit(
+            self.X, self.y
+        )
+        return time.perf_counter() - start
 
 
 # -- worker_rss_mb / api_rss_mb ----------------------------------------------------------

@@ -36,6 +36,14 @@ class Sizes:
     cold_warm_requests: int = 20  # warm predicts whose median is subtracted from the cold one
     batch_rows: int = 200_000
     batch_timeout: float = 120.0
+    # search_vs_sklearn (bench/search.py): a random search over random_forest on digits
+    search_trials: int = 24  # candidates (trial jobs; RandomizedSearchCV's n_iter)
+    search_trees: tuple[int, int] = (20, 250)  # n_estimators range, log-uniform integers
+    search_timeout: float = 180.0  # a search not succeeded by then fails the figure
+    # halving_speedup (bench/search.py): halving vs random over the same candidates
+    halving_rows: int = 8000  # a synthetic classification dataset (20 features)
+    halving_trials: int = 27  # candidates of both (a power of the factor 3: rungs 27, 9, 3, 1)
+    halving_trees: tuple[int, int] = (10, 150)  # n_estimators range, log-uniform integers
     # settings of the recovery tier: empty = the defaults the figure is about (smoke: short)
     recovery_env: tuple[tuple[str, str], ...] = ()
     budget_seconds: float = 780.0  # figures not started by then are skipped
@@ -72,6 +80,12 @@ SMOKE = Sizes(
     cold_warm_requests=5,
     batch_rows=2_000,
     batch_timeout=60.0,
+    search_trials=6,
+    search_trees=(5, 20),
+    search_timeout=90.0,
+    halving_rows=1500,
+    halving_trials=9,
+    halving_trees=(5, 20),
     recovery_env=(
         ("LEASE_SECONDS", "3"),
         ("HEARTBEAT_SECONDS", "0.5"),

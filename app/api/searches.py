@@ -26,7 +26,7 @@ class SearchListQuery(PageQuery):
     status: Literal["running", "succeeded", "failed", "cancelled"] | None = None
     model_name: str | None = Field(None, max_length=128)
     dataset: str | None = Field(None, max_length=128)
-    strategy: Literal["grid", "random"] | None = None
+    strategy: Literal["grid", "random", "halving", "bayesian"] | None = None
 
 
 class TrialListQuery(BaseModel):

@@ -7,7 +7,9 @@ with the search's fixed parameters, before anything is queued. ``grid`` takes ev
 combination (scikit-learn's ``ParameterGrid``; lists only); ``random`` draws ``trials``
 candidates with ``ParameterSampler``, reproducibly for a ``random_state``, ranges with
 ``log`` sampled log-uniformly (a space of lists only is sampled without repeats, so it
-yields at most its number of combinations).
+yields at most its number of combinations). ``halving`` draws its first rung the same way
+(``app.ml.halving`` plans the rungs); ``bayesian`` knows no candidate up front
+(``app.ml.bayesian`` asks for each).
 """
 
 from __future__ import annotations
@@ -21,11 +23,11 @@ from scipy import stats
 from sklearn.model_selection import ParameterGrid, ParameterSampler
 
 from app.errors import ValidationError
-from app.ml.hyperparameters import validate_hyperparameters
+from app.ml.hyperparameters import DataShape, validate_hyperparameters
 from app.ml.metrics import HEADLINE_METRIC, to_jsonable
 from app.ml.registry import Algorithm, hyperparameter_specs
 
-STRATEGIES = ("grid", "random")
+STRATEGIES = ("grid", "random", "halving", "bayesian")
 MAX_CANDIDATES = 10_000  # combinations a grid may have at most
 # Metrics a trial can be ranked by → (scikit-learn scorer, True if higher is better).
 SCORERS = {
@@ -91,10 +93,15 @@ def ranking(task: str, metric: str | None) -> tuple[str, str, bool]:
 
 
 def parse_space(
-    algorithm: Algorithm, task: str, space: Mapping[str, Any], fixed: Mapping[str, Any]
+    algorithm: Algorithm,
+    task: str,
+    space: Mapping[str, Any],
+    fixed: Mapping[str, Any],
+    data: DataShape | None = None,
 ) -> dict[str, list[Any] | Range]:
-    """The checked space: each parameter's list of values or ``Range``; ValidationError
-    naming the field (``space.<name>``) and the offending value otherwise."""
+    """The checked space: each parameter's list of values or ``Range`` (each value and
+    both ends of each range fitting ``data`` if given); ValidationError naming the field
+    (``space.<name>``) and the offending value otherwise."""
     if not isinstance(space, Mapping) or not space:
         raise ValidationError("The space needs at least one parameter.", {"field": "space"})
     overlap = sorted(set(space) & set(fixed))
@@ -124,7 +131,7 @@ def parse_space(
             assert isinstance(rng, Range)
             check = [int(rng.low), int(rng.high)] if rng.integer else [rng.low, rng.high]
         for value in check:
-            _check_value(algorithm, task, fixed, name, value)
+            _check_value(algorithm, task, fixed, name, value, data)
     return parsed
 
 
@@ -166,10 +173,15 @@ def _number(value: Any) -> TypeGuard[float]:
 
 
 def _check_value(
-    algorithm: Algorithm, task: str, fixed: Mapping[str, Any], name: str, value: Any
+    algorithm: Algorithm,
+    task: str,
+    fixed: Mapping[str, Any],
+    name: str,
+    value: Any,
+    data: DataShape | None,
 ) -> None:
     try:
-        validate_hyperparameters(algorithm, task, {**fixed, name: value})
+        validate_hyperparameters(algorithm, task, {**fixed, name: value}, data=data)
     except ValidationError as error:
         details = {**error.details, "field": f"space.{name}", "value": value}
         raise ValidationError(error.message, details) from None
@@ -181,7 +193,10 @@ def candidates(
     trials: int,
     random_state: int | None,
 ) -> list[dict[str, Any]]:
-    """The parameter sets a ``grid`` or ``random`` search tries, in order."""
+    """The parameter sets a search knows before it starts, in order: all of a ``grid`` or
+    ``random`` search's, the first rung of a ``halving`` one, none of a ``bayesian`` one."""
+    if strategy == "bayesian":
+        return []
     if strategy == "grid":
         ranges = [name for name, entry in space.items() if isinstance(entry, Range)]
         if ranges:
@@ -195,7 +210,7 @@ def candidates(
                 f"The grid has {len(grid)} combinations, more than the budget of {trials} trials.",
                 {"field": "budget.trials", "value": trials, "grid_size": len(grid)},
             )
-        return [_plain(params) for params in grid]
+        return [plain_params(params) for params in grid]
     distributions = {
         name: entry.distribution() if isinstance(entry, Range) else list(entry)
         for name, entry in space.items()
@@ -203,10 +218,10 @@ def candidates(
     if all(isinstance(entry, list) for entry in space.values()):  # sampled without repeats
         trials = min(trials, len(ParameterGrid(distributions)))
     sampler = ParameterSampler(distributions, n_iter=trials, random_state=random_state)
-    return [_plain(params) for params in sampler]
+    return [plain_params(params) for params in sampler]
 
 
-def _plain(params: Mapping[str, Any]) -> dict[str, Any]:
+def plain_params(params: Mapping[str, Any]) -> dict[str, Any]:
     """JSON-able values (numpy scalars as Python ones; floats rounded to 6 significant)."""
     out = {}
     for name, value in params.items():

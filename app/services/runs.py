@@ -210,8 +210,10 @@ class TrainingRun:
         self, job: dict[str, Any], result: TrainingResult, file: dict[str, Any]
     ) -> dict[str, Any]:
         """The ONNX copy of a small model, made now; a big one's is made after the job
-        (``app.services.exports``). A conversion problem never fails the job."""
-        if file["size_bytes"] > self.settings.onnx_inline_max_mb * 2**20:
+        (``app.services.exports``), as is a search's best model's (the search ends when it
+        is registered; its forests are often big). A conversion problem never fails the job."""
+        later = job.get("search_id") is not None
+        if later or file["size_bytes"] > self.settings.onnx_inline_max_mb * 2**20:
             return {"status": "pending"}
         self.progress("converting", 92)
         # A per-try id: a try that dies before its commit leaves a file the next delivery

@@ -2,8 +2,11 @@
 
 A search is validated whole before anything is queued (space, fixed values, metric,
 budget), then its candidates become trial jobs (``kind: "trial"``) on the ``search``
-queue. No chord and no worker waiting on others: every time a trial ends, ``advance``
-runs (in the worker that ran it, and on every supervisor tick for anything a lost
+queue. A grid or random search knows its candidates up front; a halving search its first
+rung, each next rung being the best of the one before (``app.ml.halving``); a Bayesian
+search asks Optuna's TPE for one candidate at a time, from the scores so far
+(``app.ml.bayesian``). No chord and no worker waiting on others: every time a trial
+ends, ``advance`` runs (in the worker that ran it, and on every supervisor tick for anything a lost
 message left behind). It keeps ``parallelism`` trials in flight, and when every
 candidate has ended it refits the best one as an ordinary training job (``refit``) that
 registers the next version of ``model_name``; when that job ends, the search ends and
@@ -14,6 +17,7 @@ or a crash at any point neither skips nor doubles a trial.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import math
 from datetime import timedelta
@@ -26,6 +30,8 @@ from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
 
 from app.errors import ConflictError, PermissionDeniedError, ValidationError
+from app.ml import bayesian
+from app.ml.halving import plan_rungs, smallest_resources
 from app.ml.hyperparameters import DataShape, validate_hyperparameters
 from app.ml.registry import get_algorithm
 from app.ml.search_space import STRATEGIES, candidates, parse_space, ranking
@@ -55,6 +61,17 @@ class Budget(BaseModel):
     max_seconds: float = Field(3600, gt=0, le=7 * 86400)
 
 
+class HalvingOptions(BaseModel):
+    """Successive halving: each rung keeps the best ``1/factor`` of the one before and
+    gives them ``factor`` times the training rows, from ``min_resources`` rows on
+    (``"exhaust"``: as many as lets the last rung see all the training rows)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    factor: float = Field(3, gt=1, le=10)
+    min_resources: Literal["exhaust"] | int = Field("exhaust", examples=["exhaust", 200])
+
+
 class SearchRequest(BaseModel):
     """The body of ``POST /api/v1/searches``."""
 
@@ -81,7 +98,12 @@ class SearchRequest(BaseModel):
     test_size: float = Field(0.2, gt=0, lt=1)
     random_state: int | None = Field(42, ge=0, le=2**32 - 1)
     promote: str | None = Field(None, description="An alias moved to the best version.")
-    keep: Literal["best"] = "best"
+    keep: Literal["best", "all"] = Field(
+        "best",
+        description="best: only the best candidate's model is registered (refit on all"
+        " training rows); all: every trial that trained on all of them registers its model.",
+    )
+    halving: HalvingOptions | None = Field(None, description="Only for strategy 'halving'.")
 
 
 def submit_search(
@@ -99,14 +121,18 @@ def submit_search(
     profile = target_profile(dataset, target)
     task, algorithm = profile["task"], get_algorithm(request.algorithm)
     metric, scorer, higher = ranking(task, request.metric)
-    space = parse_space(algorithm, task, request.space, request.fixed)
-    tried = candidates(request.strategy, space, request.budget.trials, request.random_state)
     data = DataShape.for_split(
         dataset["name"], profile["n_samples"], request.test_size, profile.get("n_classes")
     )
-    for candidate in tried:
-        _check_candidate(algorithm, task, {**request.fixed, **candidate}, data)
+    if request.halving is not None and request.strategy != "halving":
+        raise ValidationError(
+            "halving options apply to strategy 'halving' only.",
+            {"field": "halving", "value": request.strategy},
+        )
     _check_cv(request.cv, profile, request.test_size)
+    tried, total, rungs = _plan(request, algorithm, task, data)
+    for candidate in tried:
+        _check_candidate(algorithm, task, {**request.fixed, **candidate}, rungs_data(data, rungs))
     if request.promote is not None:
         _check_promote(request.promote, who, protected)
     fields = request.model_dump(exclude={"dataset", "dataset_version", "target", "metric"})
@@ -122,12 +148,41 @@ def submit_search(
         "higher_is_better": higher,
         "promoted_by": who.key_id if who else None,
         "deadline": utcnow() + timedelta(seconds=request.budget.max_seconds),
+        "n_train": data.n_train,
+        "n_classes": data.n_classes,
     }
+    if request.strategy == "halving":
+        search["halving"] = (request.halving or HalvingOptions()).model_dump()
     repo = SearchRepository(db)
-    doc = new_search_document(search, tried)
+    doc = new_search_document(search, tried, total, rungs)
     repo.insert(doc)
     advance(db, celery, redis_client, doc["_id"])
     return repo.get(doc["_id"])
+
+
+def _plan(
+    request: SearchRequest, algorithm: Any, task: str, data: DataShape
+) -> tuple[list[dict[str, Any]], int, list[dict[str, int]] | None]:
+    """``(first candidates, total trials, halving rungs or None)`` of a valid request."""
+    space = parse_space(algorithm, task, request.space, request.fixed, data)
+    tried = candidates(request.strategy, space, request.budget.trials, request.random_state)
+    if request.strategy == "bayesian":
+        return tried, request.budget.trials, None
+    if request.strategy != "halving":
+        return tried, len(tried), None
+    options = request.halving or HalvingOptions()
+    floor = smallest_resources(request.cv, data.n_classes)
+    plan = plan_rungs(len(tried), data.n_train, options.factor, options.min_resources, floor)
+    rungs = [{"size": rung.size, "resources": rung.resources} for rung in plan]
+    parse_space(algorithm, task, request.space, request.fixed, rungs_data(data, rungs))
+    return tried, sum(rung.size for rung in plan), rungs
+
+
+def rungs_data(data: DataShape, rungs: list[dict[str, int]] | None) -> DataShape:
+    """The data a first-rung trial fits on: all training rows, or the first rung's."""
+    if not rungs:
+        return data
+    return DataShape(data.dataset, rungs[0]["resources"], data.n_classes)
 
 
 def _check_candidate(algorithm: Any, task: str, params: dict[str, Any], data: DataShape) -> None:
@@ -187,6 +242,11 @@ def advance(
         index = search["launched"]
         if index >= search["total"]:
             break
+        if index >= search["asked"]:  # a halving or Bayesian search: ask for more first
+            if not _extend(db, search, trials, active):
+                break  # the rung still runs
+            search = searches.get(search_id)
+            continue
         in_flight = _launch(db, celery, redis_client, search, index)
         searches.launched_one(search_id, index)
         search = searches.get(search_id)
@@ -196,18 +256,73 @@ def advance(
     return searches.get(search_id)
 
 
+def _extend(db: Database, search: dict[str, Any], trials: list[dict], active: int) -> bool:
+    """Ask for the next candidates of a halving or Bayesian search; False if it must wait
+    (a halving rung still runs). Another process extending first counts as done."""
+    searches = SearchRepository(db)
+    asked = search["asked"]
+    if search["strategy"] == "bayesian":
+        algorithm = get_algorithm(search["algorithm"])
+        space = parse_space(algorithm, search["task"], search["space"], search["fixed"])
+        ended = {t["trial"]: t for t in trials if t["status"] in FINISHED}
+        history = [_told(params, ended.get(i)) for i, params in enumerate(search["candidates"])]
+        chosen = bayesian.ask(space, history, search["higher_is_better"], search["random_state"])
+        searches.extend(search, [chosen])
+        return True
+    if active:
+        return False
+    rung = search["candidate_rungs"][asked - 1]
+    done = [t for t in trials if t.get("rung") == rung and t["status"] == "succeeded"]
+    done.sort(key=lambda t: t["result"]["score"], reverse=search["higher_is_better"])
+    rungs, factor = search["rungs"], search["halving"]["factor"]
+    survivors = [t["params"] for t in done[: rungs[rung + 1]["size"]]]
+    later, size = 0, len(survivors)
+    for planned in rungs[rung + 2 :]:
+        size = min(planned["size"], math.ceil(size / factor))
+        later += size
+    total = asked + len(survivors) + later if survivors else asked
+    searches.extend(search, survivors, rung=rung + 1, total=total)
+    return True
+
+
+def _told(params: dict[str, Any], trial: dict[str, Any] | None) -> bayesian.Told:
+    if trial is None:
+        return bayesian.Told(params)
+    if trial["status"] == "succeeded":
+        return bayesian.Told(params, score=trial["result"]["score"])
+    return bayesian.Told(params, failed=True)
+
+
 def _launch(
     db: Database, celery: Celery, redis_client: redis.Redis | None, search: dict, index: int
 ) -> bool:
     """Queue candidate ``index`` (once); whether its trial is in flight now."""
     params = {**search["fixed"], **search["candidates"][index]}
-    effective = validate_hyperparameters(get_algorithm(search["algorithm"]), search["task"], params)
-    job = new_trial_job_document(search, index, effective, SEARCH_QUEUE)
+    rung = search["candidate_rungs"][index] if search.get("candidate_rungs") else None
+    rows = search["rungs"][rung]["resources"] if rung is not None else search["n_train"]
+    options: dict[str, Any] = {
+        "rung": rung,
+        "n_resources": rows if rung is not None else None,
+        "keep": search.get("keep") == "all" and rows >= search["n_train"],
+    }
+    jobs = JobRepository(db)
     try:
-        JobRepository(db).insert(job)
+        data = DataShape(search["dataset"], rows, search.get("n_classes"))
+        algorithm = get_algorithm(search["algorithm"])
+        effective = validate_hyperparameters(algorithm, search["task"], params, data=data)
+    except ValidationError as error:  # a Bayesian candidate whose values do not go together
+        job = new_trial_job_document(search, index, params, SEARCH_QUEUE, **options)
+        failed = {"type": "validation", "message": error.message, "details": error.details}
+        job.update(status="failed", error=failed, finished_at=utcnow())
+        with contextlib.suppress(DuplicateKeyError):
+            jobs.insert(job)
+        return False
+    job = new_trial_job_document(search, index, effective, SEARCH_QUEUE, **options)
+    try:
+        jobs.insert(job)
     except DuplicateKeyError:
         # launched before: a crash before the counter moved, or another advancer
-        existing = JobRepository(db).find(job["_id"])
+        existing = jobs.find(job["_id"])
         return existing is not None and existing["status"] in ACTIVE
     publish(celery, job, redis_client)
     return True
@@ -229,7 +344,8 @@ def _finish(
             error = refit.get("error") or {"type": "refit", "message": "The refit job ended."}
             searches.end(search["_id"], "failed", error=error)
             return
-        _succeed(db, search, refit)
+        best = search.get("best") or {}
+        _succeed(db, search, best, refit["result"]["model_id"], refit["result"]["version"])
         return
     board = leaderboard(search, trials, limit=1)
     if not board:
@@ -237,6 +353,9 @@ def _finish(
         searches.end(search["_id"], "failed", error={"type": "no_trial", "message": message})
         return
     best = board[0]
+    if best.get("model_id"):  # "keep": "all": the best trial registered its model itself
+        _succeed(db, search, _public_best(best), best["model_id"], best["version"])
+        return
     refit = new_job_document(
         dataset=DatasetRepository(db).get(search["dataset"], search["dataset_version"]),
         algorithm=search["algorithm"],
@@ -257,9 +376,10 @@ def _finish(
     publish(celery, refit, redis_client)
 
 
-def _succeed(db: Database, search: dict[str, Any], refit: dict[str, Any]) -> None:
-    model_id, version = refit["result"]["model_id"], refit["result"]["version"]
-    best = {**(search.get("best") or {}), "model_id": model_id, "version": version}
+def _succeed(
+    db: Database, search: dict[str, Any], best: dict[str, Any], model_id: str, version: int
+) -> None:
+    best = {**best, "model_id": model_id, "version": version}
     promoted = None
     if search.get("promote"):
         who = Principal(search.get("promoted_by") or "search", "search", frozenset({"admin"}))
@@ -275,22 +395,20 @@ def _succeed(db: Database, search: dict[str, Any], refit: dict[str, Any]) -> Non
 
 
 def _public_best(trial: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "trial": trial["trial"],
-        "params": trial["params"],
-        "score": trial["score"],
-        "score_std": trial["score_std"],
-        "model_id": None,
-        "version": None,
-    }
+    best = {key: trial[key] for key in ("trial", "params", "score", "score_std")}
+    if trial.get("rung") is not None:
+        best["rung"] = trial["rung"]
+    return {**best, "model_id": None, "version": None}
 
 
 def leaderboard(
     search: dict[str, Any], trials: list[dict[str, Any]], limit: int = LEADERBOARD
 ) -> list[dict[str, Any]]:
-    """The best succeeded trials first (by score, the metric's direction)."""
+    """The best succeeded trials first (by score, the metric's direction; in a halving
+    search the highest rung first, as only its trials saw the most rows)."""
     done = [public_trial(t) for t in trials if t["status"] == "succeeded" and t.get("result")]
-    done.sort(key=lambda t: t["score"], reverse=search["higher_is_better"])
+    sign = 1 if search["higher_is_better"] else -1
+    done.sort(key=lambda t: (t["rung"] or 0, sign * t["score"]), reverse=True)
     return done[:limit]
 
 
@@ -307,6 +425,10 @@ def public_trial(job: dict[str, Any]) -> dict[str, Any]:
         "score": result.get("score"),
         "score_std": result.get("score_std"),
         "fit_time": result.get("fit_time"),
+        "rung": job.get("rung"),
+        "n_resources": job.get("n_resources"),
+        "model_id": result.get("model_id"),
+        "version": result.get("version"),
         "worker": job.get("worker"),
         "error": job.get("error"),
     }
@@ -338,11 +460,13 @@ def trials_page(db: Database, search_id: str, sort: str, page: int, limit: int) 
     search = SearchRepository(db).get(search_id)
     items = [public_trial(t) for t in JobRepository(db).of_search(search_id)]
     key, descending = sort.lstrip("-"), sort.startswith("-")
-    if key == "score" and not search["higher_is_better"]:
-        descending = not descending  # "-score": best first, whatever the metric's sign
     present = [t for t in items if t[key] is not None]
     missing = [t for t in items if t[key] is None]
-    present.sort(key=lambda t: t[key], reverse=descending)
+    if key == "score":  # "-score": best first, whatever the metric's sign (highest rung first)
+        sign = 1 if search["higher_is_better"] else -1
+        present.sort(key=lambda t: (t["rung"] or 0, sign * t["score"]), reverse=descending)
+    else:
+        present.sort(key=lambda t: t[key], reverse=descending)
     ordered = present + sorted(missing, key=lambda t: t["trial"])
     start = (page - 1) * limit
     return {"items": ordered[start : start + limit], "page": page, "limit": limit,

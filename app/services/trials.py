@@ -1,9 +1,12 @@
 """One trial of a hyperparameter search: cross-validate one candidate, record its scores.
 
 A trial is a job (``kind: "trial"``) with the life cycle of every job (``TrainingRun``:
-claim, lease, heartbeat, fencing, retries, cancel at each stage); it stores no model. Its
-result is ``{"params", "fold_scores", "score", "score_std", "fit_time", "metric"}``; the
-search moves on when it ends (``app.services.searches.advance``).
+claim, lease, heartbeat, fencing, retries, cancel at each stage). Its result is
+``{"params", "fold_scores", "score", "score_std", "fit_time", "metric"}``, and for a
+search that keeps every model (``"keep": "all"``) also the ``model_id`` and ``version``
+it registered: the candidate trained on all the training rows and scored on the test
+rows like any training job (a redelivery finds that model committed and does not train
+it again). The search moves on when the trial ends (``app.services.searches.advance``).
 """
 
 from __future__ import annotations
@@ -20,20 +23,22 @@ from app.storage.datasets import DatasetRepository
 class TrialRun(TrainingRun):
     """Runs search trial ``job_id`` once."""
 
+    span = (0, 100)  # the share of the job's progress the current phase reports in
+
+    def progress(self, stage: str, percent: int) -> None:
+        """Record a stage; cross-validation and training a kept model each fill a half."""
+        low, high = self.span
+        super().progress(stage, low + percent * (high - low) // 100)
+
     def _committed(self) -> dict[str, Any] | None:
-        return None  # the result is written with the job's end: a new delivery starts over
-
-    def _discard_uncommitted(self) -> None:
-        """A trial uploads nothing."""
-
-    def _discard_try(self) -> None:
-        """A trial uploads nothing."""
+        return None  # the scores are written with the job's end: a new delivery starts over
 
     def _succeed(self, result: dict[str, Any]) -> dict[str, Any]:
         self.ended = self.outcomes.succeed_with(self.job_id, result, self.attempt or None)
         return result
 
     def _work(self, job: dict[str, Any]) -> dict[str, Any]:
+        self.span = (0, 50) if job.get("keep") else (0, 100)
         self.progress("loading_data", 5)
         dataset = DatasetRepository(self.db).get(job["dataset"], job["dataset_version"])
         metric, scorer, higher = ranking(job["task"], job["metric"])
@@ -48,14 +53,23 @@ class TrialRun(TrainingRun):
             cv=job["cv"],
             test_size=job["test_size"],
             random_state=job["random_state"],
+            n_resources=job.get("n_resources"),
             progress=self.progress,
         )
-        self.progress("saving", 95)
-        return {
+        result = {
             "params": job["params"],
             "metric": metric,
+            "rung": job.get("rung"),
+            "n_resources": job.get("n_resources"),
             "fold_scores": scores.fold_scores,
             "score": scores.score,
             "score_std": scores.score_std,
             "fit_time": scores.fit_time,
         }
+        if job.get("keep"):
+            self.span = (50, 100)
+            model = self.models.find_by_job(self.job_id) or self._train_and_commit(job)
+            result.update(model_id=model["_id"], version=model["version"])
+        else:
+            self.progress("saving", 95)
+        return result

@@ -81,9 +81,18 @@ def new_prediction_job_document(
 
 
 def new_trial_job_document(
-    search: dict[str, Any], index: int, hyperparameters: dict[str, Any], queue: str
+    search: dict[str, Any],
+    index: int,
+    hyperparameters: dict[str, Any],
+    queue: str,
+    *,
+    rung: int | None = None,
+    n_resources: int | None = None,
+    keep: bool = False,
 ) -> dict[str, Any]:
-    """The ``queued`` job of candidate ``index`` of ``search`` (id derived from both)."""
+    """The ``queued`` job of candidate ``index`` of ``search`` (id derived from both): on
+    ``n_resources`` training rows (halving ``rung``; all rows if None), registering its
+    model if ``keep``."""
     return {
         "_id": f"{search['_id']}-trial-{index}",
         "kind": "trial",
@@ -103,6 +112,9 @@ def new_trial_job_document(
         "random_state": search["random_state"],
         "cv": search["cv"],
         "metric": search["metric"],
+        "rung": rung,
+        "n_resources": n_resources,
+        "keep": keep,
         **_lifecycle(),
     }
 

@@ -62,6 +62,7 @@ def new_model_document(
         "target": job["target"],
         "task": job["task"],
         "job_id": job["_id"],
+        **({"search_id": job["search_id"]} if job.get("search_id") else {}),
         **file,
         "tags": {},
         "description": "",

@@ -1,7 +1,11 @@
 """The ``searches`` collection: hyperparameter searches and their advancement.
 
-A search document holds its validated request, the ``candidates`` it will try (grid and
-random searches know them up front) and ``launched``, how many of them have a trial job.
+A search document holds its validated request, the ``candidates`` asked so far (grid and
+random searches know them all up front; a halving search adds each rung's survivors when
+the rung before it ended, a Bayesian search asks one candidate at a time), ``asked`` (how
+many), ``total`` (how many trials the search will run) and ``launched``, how many of the
+candidates have a trial job. Candidates are only appended, by a compare-and-set on
+``asked``, so two processes advancing the same search agree on every candidate.
 Trials are jobs (``kind: "trial"``) whose id is derived from the search and the
 candidate's index, so launching a candidate twice inserts nothing the second time, and
 ``launched`` only moves forward by a compare-and-set after the trial's insert: a crash in
@@ -21,18 +25,28 @@ from app.errors import NotFoundError
 from app.storage.mongo import utcnow
 from app.storage.pagination import Page, find_page
 
-_INTERNAL = ("_id", "candidates", "scorer")
+_INTERNAL = ("_id", "candidates", "candidate_rungs", "scorer")
 
 
-def new_search_document(request: dict[str, Any], candidates: list[dict[str, Any]]) -> dict:
-    """The running search of a validated ``request`` (a dict of its fields)."""
+def new_search_document(
+    request: dict[str, Any],
+    candidates: list[dict[str, Any]],
+    total: int,
+    rungs: list[dict[str, int]] | None = None,
+) -> dict:
+    """The running search of a validated ``request`` (a dict of its fields) that will run
+    ``total`` trials, the first ones ``candidates``; ``rungs`` (halving): each rung's
+    ``size`` and ``resources``, the first rung being ``candidates``."""
     now = utcnow()
     return {
         "_id": str(ObjectId()),
         "status": "running",
         **request,
         "candidates": candidates,
-        "total": len(candidates),
+        "asked": len(candidates),
+        "total": total,
+        "rungs": rungs,
+        "candidate_rungs": [0] * len(candidates) if rungs else None,
         "launched": 0,
         "best": None,
         "refit_job_id": None,
@@ -82,6 +96,31 @@ class SearchRepository:
         result = self._searches.update_one(
             {"_id": search_id, "status": "running", "launched": index},
             {"$set": {"launched": index + 1}},
+        )
+        return result.modified_count == 1
+
+    def extend(
+        self,
+        search: dict[str, Any],
+        more: builtins.list[dict[str, Any]],
+        *,
+        rung: int | None = None,
+        total: int | None = None,
+    ) -> bool:
+        """Append candidates ``more`` (of halving rung ``rung``) to ``search`` as read, if
+        no other process extended it since (its ``asked`` still holds), optionally setting
+        ``total``; False if another did. (The lists are rewritten whole: a search has at
+        most 1,000 trials, and the compare-and-set on ``asked`` makes that safe.)"""
+        asked = search["asked"]
+        change: dict[str, Any] = {"asked": asked + len(more)}
+        if more:
+            change["candidates"] = [*search["candidates"], *more]
+            if rung is not None:
+                change["candidate_rungs"] = [*search["candidate_rungs"], *[rung] * len(more)]
+        if total is not None:
+            change["total"] = total
+        result = self._searches.update_one(
+            {"_id": search["_id"], "status": "running", "asked": asked}, {"$set": change}
         )
         return result.modified_count == 1
 

@@ -28,6 +28,8 @@ FIGURES = {
     "predict_onnx_p50_ms",
     "model_cold_load_ms",
     "batch_predict_efficiency",
+    "search_vs_sklearn",
+    "halving_speedup",
     "worker_rss_mb",
     "api_rss_mb",
     "recovery_after_worker_kill",

@@ -171,10 +171,17 @@ def test_whole_worker_killed_mid_fit_the_other_takes_over(faults, api, record_pr
     restart_workers(faults)
 
 
-def test_a_worker_killed_mid_search_loses_only_its_trial(faults, api, record_property) -> None:
+@pytest.mark.parametrize(
+    ("strategy", "space"),
+    [("grid", {"n_estimators": [50, 51, 52, 53]}),
+     ("bayesian", {"n_estimators": {"low": 50, "high": 56, "type": "int"}})],
+)  # fmt: skip
+def test_a_worker_killed_mid_search_loses_only_its_trial(
+    faults, api, record_property, strategy: str, space: dict[str, Any]
+) -> None:
     response = api.post("/api/v1/searches", json={
-        "dataset": "digits", "algorithm": "gradient_boosting", "strategy": "grid",
-        "model_name": unique("fault-search"), "space": {"n_estimators": [50, 51, 52, 53]},
+        "dataset": "digits", "algorithm": "gradient_boosting", "strategy": strategy,
+        "model_name": unique("fault-search"), "space": space,
         "cv": 2, "budget": {"trials": 4, "parallelism": 2},
     })  # fmt: skip
     assert response.status_code == 202, response.text
@@ -189,9 +196,9 @@ def test_a_worker_killed_mid_search_loses_only_its_trial(faults, api, record_pro
     victim = worker_of(faults, trial)
     started = time.monotonic()
     faults.children[victim].signal_group(signal.SIGKILL)  # main process and pool
-    rerun = poll(lambda: (j := get_job(api, trial["job_id"]))["attempts"] == 2 and j, 60,
-                 what="the killed trial retried")  # fmt: skip
-    recovered(record_property, started, "worker SIGKILL mid-search")
+    poll(lambda: get_job(api, trial["job_id"])["attempts"] >= 2, 60,
+         what="the killed trial retried")  # fmt: skip
+    recovered(record_property, started, f"worker SIGKILL mid-search ({strategy})")
 
     def ended() -> dict[str, Any] | None:
         s = api.get(f"/api/v1/searches/{search_id}").json()
@@ -202,8 +209,10 @@ def test_a_worker_killed_mid_search_loses_only_its_trial(faults, api, record_pro
     assert done["progress"]["succeeded"] == 4 and done["progress"]["failed"] == 0
     trials = api.get("/api/v1/jobs", params={"search_id": search_id, "kind": "trial"}).json()
     assert trials["total"] == 4  # exactly the budget: none skipped, none doubled
-    attempts = sorted(j["attempts"] for j in trials["items"])
-    assert (attempts == [1, 1, 1, 2] and worker_of(faults, rerun) != victim) or attempts[-1] == 2
+    attempts = {j["job_id"]: j["attempts"] for j in trials["items"]}
+    # only the killed trial was claimed again (on a loaded machine a retry may itself be
+    # redelivered once more; the fencing makes one of them count)
+    assert attempts.pop(trial["job_id"]) >= 2 and set(attempts.values()) == {1}, attempts
     assert done["best"]["model_id"] is not None
     restart_workers(faults)
     fsck(faults)

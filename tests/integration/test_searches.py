@@ -94,6 +94,56 @@ def test_a_random_search_is_reproducible(api) -> None:
     assert {first["search_id"], second["search_id"]} <= {s["search_id"] for s in listed["items"]}
 
 
+def test_a_halving_search_gives_the_best_of_each_rung_more_rows(api) -> None:
+    name = unique("search-halving")
+    search = start(
+        api, dataset="wine", algorithm="random_forest", model_name=name, strategy="halving",
+        space={"n_estimators": {"low": 5, "high": 80, "log": True, "type": "int"},
+               "max_depth": [2, 4, None]},
+        cv=3, budget={"trials": 9, "parallelism": 4}, promote="challenger",
+    )  # fmt: skip
+    # wine: 178 rows, 142 training rows; 9 candidates, factor 3: 9 on 47 rows, 3 on all 142
+    assert search["rungs"] == [{"size": 9, "resources": 47}, {"size": 3, "resources": 142}]
+    assert search["progress"]["total"] == 12
+    done = wait_search(api, search["search_id"])
+    assert done["status"] == "succeeded", done
+    trials = api.get(f"/api/v1/searches/{search['search_id']}/trials",
+                     params={"sort": "trial", "limit": 20}).json()["items"]  # fmt: skip
+    assert [t["rung"] for t in trials] == [0] * 9 + [1] * 3
+    assert {t["n_resources"] for t in trials[9:]} == {142}
+    first = sorted(trials[:9], key=lambda t: t["score"], reverse=True)
+    assert sorted(repr(t["params"]) for t in first[:3]) == sorted(
+        repr(t["params"]) for t in trials[9:]
+    )  # the second rung runs the first rung's best three
+    assert done["best"]["rung"] == 1
+    assert done["best"]["score"] == max(t["score"] for t in trials[9:])
+    model = api.get(f"/api/v1/models/{name}@challenger").json()
+    assert model["model_id"] == done["best"]["model_id"]
+    assert model["search_id"] == search["search_id"]
+
+
+def test_a_bayesian_search_runs_its_trials_on_the_fleet(api) -> None:
+    name = unique("search-bayes")
+    search = start(
+        api, dataset="wine", algorithm="knn", model_name=name, strategy="bayesian",
+        space={"n_neighbors": {"low": 1, "high": 40, "type": "int"},
+               "weights": ["uniform", "distance"], "p": [1, 2]},
+        cv=3, budget={"trials": 12, "parallelism": 3}, keep="all",
+    )  # fmt: skip
+    assert search["progress"]["total"] == 12 and search["progress"]["queued"] <= 3
+    done = wait_search(api, search["search_id"])
+    assert done["status"] == "succeeded", done
+    trials = api.get(f"/api/v1/searches/{search['search_id']}/trials",
+                     params={"limit": 20}).json()["items"]  # fmt: skip
+    assert len(trials) == 12 and all(t["status"] == "succeeded" for t in trials)
+    assert all(1 <= t["params"]["n_neighbors"] <= 40 for t in trials)
+    assert len({t["worker"] for t in trials}) == 2
+    # "keep": "all": every trial registered its model, and the best is one of them
+    models = api.get("/api/v1/models", params={"name": name, "limit": 50}).json()
+    assert models["total"] == 12 and done["refit_job_id"] is None
+    assert done["best"]["model_id"] == trials[0]["model_id"]
+
+
 def test_cancel_stops_a_running_search_and_keeps_what_finished(api) -> None:
     search = start(
         api, dataset="digits", algorithm="gradient_boosting", model_name=unique("search-cancel"),
@@ -137,8 +187,29 @@ def test_cancel_stops_a_running_search_and_keeps_what_finished(api) -> None:
             {"space": {"n_neighbors": {"low": 1, "high": 10, "log": True, "type": "float"}}},
             "space.n_neighbors",
         ),
+        (
+            {
+                "strategy": "halving",
+                "space": {"n_neighbors": [3, 5]},
+                "halving": {"min_resources": 9999},
+            },
+            "halving.min_resources",
+        ),
+        (
+            {"strategy": "bayesian", "space": {"n_neighbors": {"low": -3, "high": 5}}},
+            "space.n_neighbors",
+        ),
     ],
-    ids=["constraint", "range-on-categorical", "empty", "grid-over-budget", "metric", "type"],
+    ids=[
+        "constraint",
+        "range-on-categorical",
+        "empty",
+        "grid-over-budget",
+        "metric",
+        "type",
+        "halving-rows",
+        "bayesian-range",
+    ],
 )
 def test_a_bad_space_is_400_naming_the_field_and_stores_nothing(api, body, field) -> None:
     before = api.get("/api/v1/searches").json()["total"]

@@ -110,6 +110,29 @@ def test_a_random_search_is_reproducible_and_logs_sample_log_ranges(client, driv
         ({"space": {"n_neighbors": [3]}, "fixed": {"n_neighbors": 4}}, "space.n_neighbors"),
         ({"space": {"n_neighbors": [3]}, "cv": 50}, "cv"),
         ({"space": {"n_neighbors": [3]}, "promote": "v2"}, "promote"),
+        ({"space": {"n_neighbors": [3]}, "halving": {"factor": 2}}, "halving"),  # not halving
+        (
+            {
+                "strategy": "halving",
+                "space": {"n_neighbors": [3, 5]},
+                "halving": {"min_resources": 5000},
+            },
+            "halving.min_resources",
+        ),  # more rows than the training split has
+        (
+            {
+                "strategy": "halving",
+                "space": {"n_neighbors": [1, 3, 5, 7, 9, 11, 13, 15, 45]},
+                "budget": {"trials": 9},
+            },
+            "space.n_neighbors",
+        ),  # more neighbours than the first rung has rows (40)
+        (
+            {"strategy": "bayesian", "space": {"n_neighbors": {"low": 0, "high": 9}}},
+            "space.n_neighbors",
+        ),
+        ({"strategy": "bayesian", "space": {"n_neighbors": [3]}, "halving": {}}, "halving"),
+        ({"space": {"n_neighbors": [3]}, "keep": "some"}, "keep"),
     ],
 )
 def test_a_bad_search_is_refused_naming_the_field_and_queues_nothing(client, celery, body,
@@ -175,3 +198,104 @@ def test_a_protected_alias_needs_an_admin_key_to_promote(client, app) -> None:
         json={**KNN, "space": {"n_neighbors": [3]}, "promote": "champion"},
     )  # fmt: skip
     assert response.status_code == 403
+
+
+NEIGHBOURS = {"n_neighbors": [1, 3, 5, 7, 9, 11, 13, 15, 17]}
+
+
+def test_a_halving_search_gives_each_rung_s_best_more_rows(client, loaded_db, drive) -> None:
+    search = _submit(client, strategy="halving", space=NEIGHBOURS, cv=3,
+                     budget={"trials": 9, "parallelism": 3}).json  # fmt: skip
+    # iris: 120 training rows; 9 candidates, factor 3; floor 2 x 3 folds x 3 classes = 18
+    # rows: so two rungs, 9 on 40 rows then the best 3 on all 120 ("exhaust")
+    assert search["rungs"] == [{"size": 9, "resources": 40}, {"size": 3, "resources": 120}]
+    assert search["progress"]["total"] == 12
+    assert drive() == 13  # 12 trials and the refit
+    done = client.get(f"/api/v1/searches/{search['search_id']}").json
+    assert done["status"] == "succeeded" and done["progress"]["succeeded"] == 12, done
+    trials = client.get(f"/api/v1/searches/{search['search_id']}/trials?sort=trial&limit=20")
+    items = trials.json["items"]
+    first, second = items[:9], items[9:]
+    assert {t["rung"] for t in first} == {0} and {t["n_resources"] for t in first} == {40}
+    assert {t["rung"] for t in second} == {1} and {t["n_resources"] for t in second} == {120}
+    ranked = sorted(first, key=lambda t: t["score"], reverse=True)
+    assert sorted(t["trial"] for t in ranked[:3]) == sorted(
+        next(t["trial"] for t in first if t["params"] == s["params"]) for s in second
+    )  # the survivors are the first rung's best three
+    assert done["best"]["rung"] == 1 and done["leaderboard"][0]["rung"] == 1
+    best_second = max(second, key=lambda t: t["score"])
+    assert done["best"]["params"] == best_second["params"]
+    model = client.get(f"/api/v1/models/{done['best']['model_id']}").json
+    assert model["search_id"] == search["search_id"]
+    assert model["hyperparameters"]["n_neighbors"] == best_second["params"]["n_neighbors"]
+
+
+def test_a_halving_rung_with_no_success_ends_with_the_best_of_the_one_before(
+    client, loaded_db, drive
+) -> None:
+    search = _submit(client, strategy="halving", space=NEIGHBOURS, cv=3,
+                     budget={"trials": 9, "parallelism": 9}).json  # fmt: skip
+    drive(limit=9)  # the first rung
+    loaded_db.jobs.update_many(
+        {"search_id": search["search_id"], "rung": 1}, {"$set": {"status": "failed"}}
+    )  # as if every trial of the second rung failed
+    done = client.get(f"/api/v1/searches/{search['search_id']}").json
+    assert done["progress"]["failed"] == 3
+    drive()
+    done = client.get(f"/api/v1/searches/{search['search_id']}").json
+    assert done["status"] == "succeeded" and done["best"]["rung"] == 0, done
+
+
+def test_a_bayesian_search_asks_one_candidate_at_a_time_reproducibly(client, drive) -> None:
+    space = {"n_neighbors": {"low": 1, "high": 40, "type": "int"},
+             "weights": ["uniform", "distance"]}  # fmt: skip
+    body = {"strategy": "bayesian", "space": space, "cv": 2,
+            "budget": {"trials": 12, "parallelism": 2}}  # fmt: skip
+    first = _submit(client, **body).json
+    assert first["progress"]["total"] == 12 and first["progress"]["queued"] == 2
+    drive()
+    second = _submit(client, **body).json
+    drive()
+
+    def trials(search):
+        url = f"/api/v1/searches/{search['search_id']}/trials?sort=trial&limit=20"
+        return client.get(url).json["items"]
+
+    done = client.get(f"/api/v1/searches/{first['search_id']}").json
+    assert done["status"] == "succeeded" and done["progress"]["succeeded"] == 12, done
+    asked = [t["params"] for t in trials(first)]
+    assert asked == [t["params"] for t in trials(second)]  # same history, same candidates
+    assert all(1 <= p["n_neighbors"] <= 40 and p["weights"] in space["weights"] for p in asked)
+    assert len({repr(p) for p in asked}) >= 8  # TPE explores (few repeats)
+    assert done["best"]["score"] == max(t["score"] for t in trials(first))
+
+
+def test_a_bayesian_candidate_that_cannot_be_fitted_is_a_failed_trial(
+    client, loaded_db, celery, redis, drive, monkeypatch
+) -> None:
+    from app.ml import bayesian
+
+    asks = iter([{"n_neighbors": 3, "weights": "uniform"}, {"n_neighbors": 500,
+                "weights": "uniform"}])  # fmt: skip
+    monkeypatch.setattr(bayesian, "ask", lambda *args: next(asks))
+    search = _submit(client, strategy="bayesian", cv=2, space={
+        "n_neighbors": {"low": 1, "high": 40, "type": "int"}, "weights": ["uniform"]},
+        budget={"trials": 2, "parallelism": 2}).json  # fmt: skip
+    drive()
+    done = client.get(f"/api/v1/searches/{search['search_id']}").json
+    assert done["progress"]["failed"] == 1 and done["status"] == "succeeded", done
+    failed = client.get(f"/api/v1/jobs/{search['search_id']}-trial-1").json
+    assert failed["status"] == "failed" and failed["error"]["type"] == "validation"
+
+
+def test_keep_all_registers_every_trial_s_model_and_no_refit(client, drive) -> None:
+    search = _submit(client, strategy="grid", space={"n_neighbors": [1, 5, 15]}, cv=2,
+                     keep="all", budget={"trials": 3, "parallelism": 3}).json  # fmt: skip
+    assert drive() == 3  # three trials, no refit job
+    done = client.get(f"/api/v1/searches/{search['search_id']}").json
+    assert done["status"] == "succeeded" and done["refit_job_id"] is None, done
+    models = client.get("/api/v1/models?name=iris_search").json["items"]
+    assert sorted(m["version"] for m in models) == [1, 2, 3]
+    trials = client.get(f"/api/v1/searches/{search['search_id']}/trials").json["items"]
+    assert {t["model_id"] for t in trials} == {m["model_id"] for m in models}
+    assert done["best"]["model_id"] == trials[0]["model_id"]
