@@ -679,7 +679,7 @@ def search() -> None:
 )
 @click.option(
     "--factor",
-    type=click.FloatRange(min=1, min_open=True, max=10),
+    type=click.FloatRange(min=1.2, max=10),
     help="halving: the share of candidates each rung keeps is 1/factor (default 3).",
 )
 @click.option(

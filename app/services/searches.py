@@ -68,7 +68,7 @@ class HalvingOptions(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    factor: float = Field(3, gt=1, le=10)
+    factor: float = Field(3, ge=1.2, le=10)
     min_resources: Literal["exhaust"] | int = Field("exhaust", examples=["exhaust", 200])
 
 
