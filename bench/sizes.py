@@ -43,7 +43,7 @@ class Sizes:
     # halving_speedup (bench/search.py): halving vs random over the same candidates
     halving_rows: int = 8000  # a synthetic classification dataset (20 features)
     halving_trials: int = 27  # candidates of both (a power of the factor 3: rungs 27, 9, 3, 1)
-    halving_trees: tuple[int, int] = (10, 150)  # n_estimators range, log-uniform integers
+    halving_trees: tuple[int, int] = (10, 100)  # n_estimators range, log-uniform integers
     # settings of the recovery tier: empty = the defaults the figure is about (smoke: short)
     recovery_env: tuple[tuple[str, str], ...] = ()
     budget_seconds: float = 780.0  # figures not started by then are skipped

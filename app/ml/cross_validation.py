@@ -6,6 +6,10 @@ classification, shuffled k-fold for regression. ``cv=0`` scores one fit on the t
 rows against the test rows instead. Scores are signed so that higher is better
 (scikit-learn's ``neg_*`` scorers) and reported with the metric's own sign.
 
+A trial started while the search has more free slots than candidates left (the last
+rungs of a halving search) gets ``threads`` > 1 and fits its folds side by side, as
+scikit-learn's searches spread (candidate, fold) pairs over ``n_jobs``.
+
 A halving rung gives a trial ``n_resources`` of the training rows: each fold then fits on
 that share of its training rows (a stratified sample for classification, as scikit-learn's
 halving searches take) and is scored on its whole validation fold, so every rung's
@@ -21,6 +25,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
+from joblib import parallel_config
 from sklearn.metrics import get_scorer
 from sklearn.model_selection import KFold, StratifiedKFold, cross_validate
 from sklearn.utils import resample
@@ -53,10 +58,12 @@ def score_trial(
     test_size: float = 0.2,
     random_state: int | None = 42,
     n_resources: int | None = None,
+    threads: int = 1,
     progress: Progress = lambda stage, pct: None,
 ) -> TrialScores:
     """Cross-validate ``algorithm`` with ``hyperparameters`` on the training rows of ``df``
-    (fitting each fold on ``n_resources / len(training rows)`` of its rows if given)."""
+    (fitting each fold on ``n_resources / len(training rows)`` of its rows if given), up
+    to ``threads`` folds at once (threads: scikit-learn's fitting releases the GIL)."""
     progress("preprocessing", 20)
     X_train, X_test, y_train, y_test, features = prepare_and_split(
         df, target, task, test_size, random_state
@@ -81,9 +88,11 @@ def score_trial(
                     (_sample(fit, y_train, share, stratified, random_state), held)
                     for fit, held in splitter.split(X_train, y_train)
                 ]
-            result = cross_validate(
-                pipeline, X_train, y_train, cv=splitter, scoring=scorer, error_score="raise"
-            )
+            with parallel_config(backend="threading"):  # n_jobs of nested fits stays 1
+                result = cross_validate(
+                    pipeline, X_train, y_train, cv=splitter, scoring=scorer,
+                    error_score="raise", n_jobs=threads,
+                )  # fmt: skip
             folds = [float(s) for s in result["test_score"]]
             fit_time = float(np.sum(result["fit_time"]))
     scores = [round(sign * s, 6) for s in folds]

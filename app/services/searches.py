@@ -296,14 +296,19 @@ def _told(params: dict[str, Any], trial: dict[str, Any] | None) -> bayesian.Told
 def _launch(
     db: Database, celery: Celery, redis_client: redis.Redis | None, search: dict, index: int
 ) -> bool:
-    """Queue candidate ``index`` (once); whether its trial is in flight now."""
+    """Queue candidate ``index`` (once); whether its trial is in flight now. When the
+    search (or a halving rung) has fewer candidates than ``parallelism`` slots, each
+    trial fits ``parallelism // candidates`` folds at once (the last rungs of a halving
+    search would leave workers idle otherwise)."""
     params = {**search["fixed"], **search["candidates"][index]}
     rung = search["candidate_rungs"][index] if search.get("candidate_rungs") else None
     rows = search["rungs"][rung]["resources"] if rung is not None else search["n_train"]
+    group = search["total"] if rung is None else search["rungs"][rung]["size"]
     options: dict[str, Any] = {
         "rung": rung,
         "n_resources": rows if rung is not None else None,
         "keep": search.get("keep") == "all" and rows >= search["n_train"],
+        "threads": max(1, min(search["cv"] or 1, search["budget"]["parallelism"] // group)),
     }
     jobs = JobRepository(db)
     try:

@@ -54,6 +54,7 @@ class TrialRun(TrainingRun):
             test_size=job["test_size"],
             random_state=job["random_state"],
             n_resources=job.get("n_resources"),
+            threads=job.get("threads") or 1,
             progress=self.progress,
         )
         result = {

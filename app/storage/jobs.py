@@ -89,10 +89,11 @@ def new_trial_job_document(
     rung: int | None = None,
     n_resources: int | None = None,
     keep: bool = False,
+    threads: int = 1,
 ) -> dict[str, Any]:
     """The ``queued`` job of candidate ``index`` of ``search`` (id derived from both): on
     ``n_resources`` training rows (halving ``rung``; all rows if None), registering its
-    model if ``keep``."""
+    model if ``keep``, fitting up to ``threads`` folds at once."""
     return {
         "_id": f"{search['_id']}-trial-{index}",
         "kind": "trial",
@@ -115,6 +116,7 @@ def new_trial_job_document(
         "rung": rung,
         "n_resources": n_resources,
         "keep": keep,
+        "threads": threads,
         **_lifecycle(),
     }
 

@@ -205,7 +205,7 @@ NEIGHBOURS = {"n_neighbors": [1, 3, 5, 7, 9, 11, 13, 15, 17]}
 
 def test_a_halving_search_gives_each_rung_s_best_more_rows(client, loaded_db, drive) -> None:
     search = _submit(client, strategy="halving", space=NEIGHBOURS, cv=3,
-                     budget={"trials": 9, "parallelism": 3}).json  # fmt: skip
+                     budget={"trials": 9, "parallelism": 6}).json  # fmt: skip
     # iris: 120 training rows; 9 candidates, factor 3; floor 2 x 3 folds x 3 classes = 18
     # rows: so two rungs, 9 on 40 rows then the best 3 on all 120 ("exhaust")
     assert search["rungs"] == [{"size": 9, "resources": 40}, {"size": 3, "resources": 120}]
@@ -218,6 +218,11 @@ def test_a_halving_search_gives_each_rung_s_best_more_rows(client, loaded_db, dr
     first, second = items[:9], items[9:]
     assert {t["rung"] for t in first} == {0} and {t["n_resources"] for t in first} == {40}
     assert {t["rung"] for t in second} == {1} and {t["n_resources"] for t in second} == {120}
+    threads = {
+        j["_id"]: j["threads"]
+        for j in loaded_db.jobs.find({"search_id": search["search_id"], "kind": "trial"})
+    }
+    assert [threads[t["job_id"]] for t in items] == [1] * 9 + [2] * 3  # 6 slots / 3 candidates
     ranked = sorted(first, key=lambda t: t["score"], reverse=True)
     assert sorted(t["trial"] for t in ranked[:3]) == sorted(
         next(t["trial"] for t in first if t["params"] == s["params"]) for s in second
