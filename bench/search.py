@@ -353,7 +353,8 @@ def _halving_round(
         "random_best": {k: random_best.get(k) for k in ("params", "score", "score_std")},
         "halving_best": {k: halving_best.get(k) for k in ("params", "score", "score_std", "rung")},
         "best_points_apart": round(100 * (random_best["score"] - halving_best["score"]), 3),
-        "best_within_half_point": 100 * abs(random_best["score"] - halving_best["score"])
+        # scores are rounded to 6 decimals: compare the points at that resolution
+        "best_within_half_point": round(100 * abs(random_best["score"] - halving_best["score"]), 4)
         <= SCORE_POINTS,
         "rungs": halving["search"]["rungs"],
         "trials_per_rung": [rungs[r] for r in sorted(rungs)],
