@@ -3,7 +3,7 @@
 #   make run    the embedded local stack (Redis, nx-27017, API, workers, Flower); Ctrl-C stops it
 #               (a subset: make run SERVICES=redis,mongo; ports etc. from env, see localstack)
 #   make test   unit then integration tests
-#   make lint   ruff check + ruff format --check + mypy (the type checker) over app/
+#   make lint   ruff check + ruff format --check + mypy (the type checker) over app/ and client/
 #   make clean  caches and install stamps (keeps .venv and the local data in var/)
 
 SHELL := /bin/bash
@@ -25,12 +25,14 @@ help:
 $(PY):
 	$(PYTHON) -m venv $(VENV)
 
-# Stamps: reinstall only when a requirements file is newer than the last install.
-$(VENV)/.installed-local: requirements-local.txt requirements.txt | $(PY)
+# Stamps: reinstall only when a requirements file is newer than the last install. The client
+# package (client/, editable: `tensorfleet` CLI) comes with requirements-local.txt.
+CLIENT_META := client/pyproject.toml
+$(VENV)/.installed-local: requirements-local.txt requirements.txt $(CLIENT_META) | $(PY)
 	$(PIP_INSTALL) -r requirements-local.txt 2>&1 | $(PIP_QUIET)
 	touch $@
 
-$(VENV)/.installed-dev: requirements-dev.txt requirements-local.txt requirements.txt | $(PY)
+$(VENV)/.installed-dev: requirements-dev.txt requirements-local.txt requirements.txt $(CLIENT_META) | $(PY)
 	$(PIP_INSTALL) -r requirements-dev.txt 2>&1 | $(PIP_QUIET)
 	touch $(VENV)/.installed-local $@
 

@@ -8,6 +8,7 @@ Exit status: 0 after Ctrl-C or SIGTERM, 1 if a service fails to start, 2 for a b
 from __future__ import annotations
 
 import argparse
+import shlex
 import signal
 import sys
 from types import FrameType
@@ -30,6 +31,19 @@ def _interrupt(signum: int, frame: FrameType | None) -> None:
 
 def _say(message: str) -> None:
     print(f"[localstack] {message}", file=sys.stderr, flush=True)
+
+
+def _cli_exports(stack: LocalStack) -> list[str]:
+    """The lines to paste into a shell so the ``tensorfleet`` CLI (and
+    ``TensorFleetClient.from_env()``) talk to this stack; none without the API."""
+    if "api" not in stack.config.services:
+        return []
+    key = stack.secrets.admin_key
+    shown = '"$TENSORFLEET_ADMIN_KEY"' if key.from_environment else shlex.quote(key.value)
+    return [
+        "For the tensorfleet CLI, paste into your shell:",
+        f"  export TENSORFLEET_URL={shlex.quote(stack.api_url)} TENSORFLEET_API_KEY={shown}",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -67,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
         print(
             "TensorFleet local stack is up (Ctrl-C to stop):",
             *lines,
+            *_cli_exports(stack),
             sep="\n",
             flush=True,
         )

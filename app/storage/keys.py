@@ -56,7 +56,9 @@ class KeyRepository:
 
     def list(self, include_revoked: bool, page: int, limit: int) -> Page:
         """Keys, newest first (revoked ones only if asked)."""
-        query: dict[str, Any] = {} if include_revoked else {"revoked_at": None}
+        # ``$eq`` spelled out: the same match as ``{"revoked_at": None}`` in MongoDB, which
+        # nx-27017's count (``$match`` then ``$group``) gets wrong (0).
+        query: dict[str, Any] = {} if include_revoked else {"revoked_at": {"$eq": None}}
         return find_page(self._keys, query, [("created_at", -1), ("_id", -1)], page, limit)
 
     def revoke(self, key_id: str) -> dict[str, Any]:
@@ -71,6 +73,10 @@ class KeyRepository:
         if doc is None:
             raise NotFoundError(f"Key '{key_id}' not found.", {"key_id": key_id})
         return doc
+
+    def find(self, key_id: str) -> dict[str, Any] | None:
+        """The key's document, or None."""
+        return self._keys.find_one({"_id": key_id})
 
     def get(self, key_id: str) -> dict[str, Any]:
         """The key's document; NotFoundError if there is none."""

@@ -1,19 +1,51 @@
-"""The Python client and the CLI against the real local stack: jobs, and the model registry
-and serving (aliases, the gate, references, online and batch predictions, downloads)."""
+"""The Python client and the CLI (the ``tensorfleet`` package) against the real local stack:
+jobs, the model registry and serving (aliases, the gate, references, online and batch
+predictions, downloads), searches, tables for people, the URL and key from the environment,
+one-line errors for what is not the API, and retries on 503."""
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import http.server
 import json
 import os
+import socket
 import subprocess
 import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
 
 import pytest
+import requests
 
-from app.client import APIError, TensorFleetClient
+from tensorfleet import APIError, TensorFleetClient
 from tests.integration.helpers import exported, unique
+
+KEY_VARIABLES = ("TENSORFLEET_URL", "TENSORFLEET_API_KEY", "TENSORFLEET_KEY")
+
+
+def cli_env(**variables: str) -> dict[str, str]:
+    """The test's environment without any TENSORFLEET_* setting, plus ``variables``."""
+    return {**{k: v for k, v in os.environ.items() if k not in KEY_VARIABLES}, **variables}
+
+
+def tensorfleet(
+    *args: str, env: dict[str, str] | None = None, stdin: str | None = None
+) -> subprocess.CompletedProcess:
+    """``python -m tensorfleet ARGS`` in a subprocess (no TENSORFLEET_* from the test's
+    environment unless in ``env``)."""
+    return subprocess.run(
+        [sys.executable, "-m", "tensorfleet", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env=env or cli_env(),
+    )
 
 
 def test_client_submits_waits_and_downloads(stack, tmp_path) -> None:
@@ -38,45 +70,56 @@ def test_client_raises_api_errors_with_details(stack) -> None:
 
 
 def test_cli_submit_with_wait_prints_the_finished_job(stack) -> None:
-    command = [
-        sys.executable,
-        "-m",
-        "app.cli",
-        "--url",
-        stack.api_url,
-        "--key",
-        stack.admin_key,
-        "submit",
-        "iris",
-        "decision_tree",
-        "-p",
-        "max_depth=3",
-        "--model-name",
-        "cli_iris_tree",
-        "--wait",
-        "--timeout",
-        "120",
-    ]
-    done = subprocess.run(command, capture_output=True, text=True, timeout=180, check=False)
+    done = run_json(
+        stack, "submit", "iris", "decision_tree", "-p", "max_depth=3", "-p",
+        "min_samples_leaf=2", "-p", "class_weight=None", "--model-name", "cli_iris_tree",
+        "--wait", "--timeout", "120",
+    )  # fmt: skip
     assert done.returncode == 0, done.stderr
     job = json.loads(done.stdout)
-    assert job["status"] == "succeeded" and job["hyperparameters"]["max_depth"] == 3
+    assert job["status"] == "succeeded"
+    params = job["hyperparameters"]
+    assert (params["max_depth"], params["min_samples_leaf"], params["class_weight"]) == (3, 2, None)
+    progress = done.stderr.splitlines()  # not a terminal: one line per change, no bar
+    assert progress[0] == f"queued {job['job_id']}" and "\r" not in done.stderr
+    assert progress[-1] == f"job {job['job_id']}: succeeded, done (100%)"
+
+
+def test_cli_submit_with_wait_for_people_shows_the_job(stack) -> None:
+    done = run_cli(stack, "submit", "iris", "knn", "-p", "n_neighbors=7", "--wait")
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    job_id = lines[0].split()[1]
+    assert lines[0] == f"job        {job_id}  (train)" and lines[1] == "status     succeeded"
+    assert "n_neighbors=7" in done.stdout and "test_accuracy=" in done.stdout
+    assert any(line.startswith("model      iris_knn@v") for line in lines)
 
 
 def test_cli_reports_api_errors_as_json_and_exit_2(stack) -> None:
-    command = [sys.executable, "-m", "app.cli", "--url", stack.api_url, "submit", "nope", "knn"]
-    env = {**os.environ, "TENSORFLEET_KEY": stack.admin_key}  # the key from the environment
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False, env=env)
+    env = cli_env(TENSORFLEET_KEY=stack.admin_key)  # the older name of the key's variable
+    done = tensorfleet("--url", stack.api_url, "submit", "nope", "knn", env=env)
     assert done.returncode == 2
     assert json.loads(done.stderr)["error"]["code"] == "not_found"
 
 
 def test_cli_without_a_key_is_refused_with_401(stack) -> None:
-    command = [sys.executable, "-m", "app.cli", "--url", stack.api_url, "status", "some-job"]
-    env = {k: v for k, v in os.environ.items() if k != "TENSORFLEET_KEY"}
-    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=False, env=env)
+    done = tensorfleet("--url", stack.api_url, "status", "some-job")
     assert done.returncode == 2
     assert json.loads(done.stderr)["error"]["code"] == "unauthorized"
+
+
+def test_cli_reads_the_url_and_the_key_from_the_environment(stack) -> None:
+    env = cli_env(TENSORFLEET_URL=stack.api_url, TENSORFLEET_API_KEY=stack.admin_key)
+    done = tensorfleet("--json", "algorithms", env=env)
+    assert done.returncode == 0, done.stderr
+    assert "random_forest" in {a["name"] for a in json.loads(done.stdout)["items"]}
+    wrong_key = tensorfleet("--api-key", "tf_wrong", "datasets", env=env)  # the option wins
+    assert wrong_key.returncode == 2
+    assert json.loads(wrong_key.stderr)["error"]["code"] == "unauthorized"
+    env["TENSORFLEET_URL"] = f"http://127.0.0.1:{_free_port()}"
+    right_url = tensorfleet("--url", stack.api_url, "--json", "datasets", env=env)
+    assert right_url.returncode == 0, right_url.stderr
+    assert "iris" in {d["name"] for d in json.loads(right_url.stdout)["items"]}
 
 
 # The model registry and serving (issue 10): aliases, references, predictions, downloads.
@@ -89,11 +132,13 @@ IRIS_ROWS = 150
 
 
 def run_cli(stack, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
-    """``python -m app.cli --url … --key … ARGS`` in a subprocess."""
-    command = [sys.executable, "-m", "app.cli", "--url", stack.api_url, "--key", stack.admin_key]
-    return subprocess.run(
-        [*command, *args], input=stdin, capture_output=True, text=True, timeout=120, check=False
-    )
+    """``tensorfleet --url … --api-key … ARGS`` in a subprocess (output for people)."""
+    return tensorfleet("--url", stack.api_url, "--api-key", stack.admin_key, *args, stdin=stdin)
+
+
+def run_json(stack, *args: str, stdin: str | None = None) -> subprocess.CompletedProcess:
+    """``tensorfleet --url … --api-key … --json ARGS``: the API's answer as JSON."""
+    return run_cli(stack, "--json", *args, stdin=stdin)
 
 
 def one_line_error(done: subprocess.CompletedProcess, code: str) -> dict:
@@ -214,7 +259,7 @@ def test_cli_predicts_json_rows_and_csv_through_an_alias(stack, iris_versions, t
         (["--json", "-"], json.dumps({"dataframe_records": [ROW, VIRGINICA]})),
         (["--csv", str(csv_file), "--proba"], None),
     ):
-        done = run_cli(stack, "predict", f"{name}@cli", *args, stdin=stdin)
+        done = run_json(stack, "predict", f"{name}@cli", *args, stdin=stdin)
         assert done.returncode == 0, done.stderr
         answer = json.loads(done.stdout)
         assert answer["predictions"] == ["setosa", "virginica"], args
@@ -227,14 +272,14 @@ def test_cli_shows_tags_lists_history_and_downloads_by_reference(
 ) -> None:
     name, good = iris_versions["name"], iris_versions["good"]
     run_cli(stack, "alias", "set", name, "shown", str(good["version"]))
-    shown = json.loads(run_cli(stack, "models", "show", f"{name}@shown").stdout)
+    shown = json.loads(run_json(stack, "models", "show", f"{name}@shown").stdout)
     assert shown["model_id"] == good["model_id"] and "shown" in shown["aliases"]
-    done = run_cli(stack, "models", "tag", f"{name}@shown", "team=risk", "--description", "tree")
+    done = run_json(stack, "models", "tag", f"{name}@shown", "team=risk", "--description", "tree")
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["tags"] == {"team": "risk"}
-    listed = json.loads(run_cli(stack, "models", "--tag", "team=risk", "--name", name).stdout)
+    listed = json.loads(run_json(stack, "models", "--tag", "team=risk", "--name", name).stdout)
     assert [m["model_id"] for m in listed["items"]] == [good["model_id"]]
-    history = json.loads(run_cli(stack, "alias", "ls", name, "--history").stdout)["items"]
+    history = json.loads(run_json(stack, "alias", "ls", name, "--history").stdout)["items"]
     assert any(h["alias"] == "shown" and h["to_version"] == good["version"] for h in history)
 
     done = run_cli(stack, "download", f"{name}@shown", str(tmp_path))
@@ -341,7 +386,7 @@ def test_batch_predictions_with_the_cli(stack, iris_versions, tmp_path) -> None:
     name, good = iris_versions["name"], iris_versions["good"]
     output = tmp_path / "cli.csv"
     model = f"{name}@v{good['version']}"
-    done = run_cli(
+    done = run_json(
         stack, "predict-batch", model, "iris", "--proba", "--wait", "--output", str(output)
     )
     if done.returncode == 2 and not done.stdout:
@@ -459,3 +504,195 @@ def test_cli_cancels_a_running_search(stack) -> None:
     assert shown["status"] == "cancelled" and shown["progress"]["succeeded"] < 200
     assert shown["best"] is None or shown["best"]["model_id"] is None
     one_line_error(run_cli(stack, "search", "cancel", search_id), "conflict")
+
+
+# For people: rich tables on stdout (plain text in a pipe, at most 100 columns).
+
+
+def test_cli_lists_are_tables_for_people(stack, iris_versions) -> None:
+    name = iris_versions["name"]
+    algorithms = run_cli(stack, "algorithms").stdout.splitlines()
+    assert algorithms[0].split() == ["algorithm", "tasks", "hyperparameters"]
+    assert {line.split()[0] for line in algorithms[1:]} >= {"random_forest", "knn", "ridge"}
+    datasets = run_cli(stack, "datasets").stdout.splitlines()
+    assert datasets[0].split()[:4] == ["dataset", "version", "task", "target"]
+    iris = next(line.split() for line in datasets if line.startswith("iris "))
+    assert iris[:6] == ["iris", "v1/1", "classification", "species", "150", "4"]
+    models = run_cli(stack, "models", "--name", name, "--sort", "-version").stdout.splitlines()
+    assert models[0].split()[:4] == ["model", "algorithm", "dataset", "score"]
+    rows = [line.split() for line in models[1:3]]
+    assert [(r[0], r[2]) for r in rows] == [(f"{name}@v2", "iris"), (f"{name}@v1", "iris")]
+    assert all(r[1].startswith("decision") for r in rows)  # cut ("…") when the room is short
+    assert models[-1] == "models 1-2 of 2"
+    good = iris_versions["good"]
+    jobs = run_cli(stack, "jobs", "--model-name", name, "--kind", "train").stdout.splitlines()
+    assert jobs[0].split() == ["job", "status", "model", "score", "what", "created"]
+    row = next(line.split() for line in jobs if line.startswith(good["job_id"]))
+    assert row[1] == "succeeded" and row[3] == f"{good['score']:.4f}"
+    key = run_json(stack, "keys", "create", unique("cli-key"), "--scope", "read")
+    key_id = json.loads(key.stdout)["id"]
+    keys = run_cli(stack, "keys").stdout.splitlines()
+    assert keys[0].split()[:3] == ["key", "name", "scopes"]
+    assert any(line.split()[:1] == [key_id] and " read " in line for line in keys)
+    assert run_cli(stack, "keys", "revoke", key_id).stderr == f"revoked {key_id}\n"
+    ref = f"{name}@v{good['version']}"
+    shown = run_cli(stack, "models", "show", ref).stdout.splitlines()
+    assert shown[0].split() == ["model", ref, "(model", "id", f"{good['model_id']})"]
+    for output in (algorithms, datasets, models, jobs, keys):
+        assert all(len(line) <= 100 for line in output), output
+
+
+# One clear line on stderr, never a traceback, when what answers is not the API.
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def _one_line(done: subprocess.CompletedProcess, status: int = 4) -> str:
+    assert done.returncode == status, (done.returncode, done.stdout, done.stderr)
+    assert done.stdout == "" and done.stderr.count("\n") == 1, done.stderr
+    assert "Traceback" not in done.stderr
+    return done.stderr.strip()
+
+
+@contextmanager
+def http_stub(handle: Callable[[http.server.BaseHTTPRequestHandler], None]) -> Iterator[str]:
+    """An HTTP server on a free port whose every request ``handle`` answers; its URL."""
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            handle(self)
+
+        do_POST = do_PUT = do_DELETE = do_PATCH = do_GET
+
+        def log_message(self, *_: Any) -> None:
+            """Quiet."""
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def _html_404(request: http.server.BaseHTTPRequestHandler) -> None:
+    body = b"<html><head><title>404 Not Found</title></head><body>nginx</body></html>"
+    request.send_response(404)
+    request.send_header("Content-Type", "text/html")
+    request.send_header("Content-Length", str(len(body)))
+    request.end_headers()
+    request.wfile.write(body)
+
+
+def test_a_stopped_server_is_one_line_and_exit_4(stack) -> None:
+    with http_stub(_html_404) as url:
+        pass  # it served, now it is stopped: nothing listens on its port
+    done = tensorfleet("--url", url, "--api-key", stack.admin_key, "models")
+    line = _one_line(done)
+    assert line == (
+        f"error: cannot reach the TensorFleet API at {url}: Connection refused"
+        " (is the server running? check --url or $TENSORFLEET_URL)"
+    )
+    submit = tensorfleet("--url", url, "submit", "iris", "knn", "--wait")
+    assert _one_line(submit) == line
+
+
+def test_a_wrong_port_or_host_is_one_line_and_exit_4(stack) -> None:
+    flower = tensorfleet("--url", stack.flower_url, "models")  # another server: HTML 404
+    assert _one_line(flower) == (
+        f"error: {stack.flower_url}/api/v1/models answered HTTP 404 (text/html), not the"
+        " TensorFleet API's JSON; is it the TensorFleet API? (check --url or $TENSORFLEET_URL)"
+    )
+    metrics = stack.metrics_urls[0].removesuffix("/metrics")  # a 200 that is not JSON
+    plain = _one_line(tensorfleet("--url", metrics, "jobs"))
+    assert plain.startswith(f"error: {metrics}/api/v1/jobs answered HTTP 200 (text/plain)")
+    with http_stub(_html_404) as url:
+        web = _one_line(tensorfleet("--url", url, "--json", "datasets"))
+    assert web.startswith(f"error: {url}/api/v1/datasets answered HTTP 404 (text/html)")
+    unknown = _one_line(tensorfleet("--url", "http://no-such-host.invalid", "--retries", "0",
+                                    "jobs"))  # fmt: skip
+    assert unknown.startswith("error: cannot reach the TensorFleet API at http://no-such-host")
+    assert _one_line(tensorfleet("--url", "127.0.0.1:8000", "jobs"), status=2).startswith(
+        "error: --url: not an http(s) URL"
+    )
+
+
+def test_a_server_that_does_not_answer_in_time_is_one_line_and_exit_4() -> None:
+    with socket.socket() as silent:  # accepts connections, never answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        done = tensorfleet("--url", url, "--request-timeout", "0.5", "models")
+    assert _one_line(done) == (
+        f"error: the TensorFleet API at {url} gave no answer within 0.5 s"
+        " (a slow server? --request-timeout)"
+    )
+
+
+# Retries: a 503 (a proxy restarting, Redis away) is retried; the key makes one job.
+
+
+class FlakyProxy:
+    """Forwards to the API, but answers the first ``failures`` requests with a 503 (and
+    ``Retry-After``); records each request's method, path and Idempotency-Key."""
+
+    def __init__(self, target: str, failures: int, retry_after: str = "0") -> None:
+        self.target, self.failures, self.retry_after = target, failures, retry_after
+        self.seen: list[tuple[str, str, str | None]] = []
+        self.lock = threading.Lock()
+
+    def __call__(self, request: http.server.BaseHTTPRequestHandler) -> None:
+        length = int(request.headers.get("Content-Length") or 0)
+        body = request.rfile.read(length) if length else None
+        with self.lock:
+            self.seen.append((request.command, request.path, request.headers["Idempotency-Key"]))
+            failing = len(self.seen) <= self.failures
+        if failing:
+            data = json.dumps({"error": {"code": "service_unavailable", "message": "busy",
+                                         "details": {}}}).encode()  # fmt: skip
+            status, headers = 503, {"Content-Type": "application/json",
+                                    "Retry-After": self.retry_after}  # fmt: skip
+        else:
+            skip = {"host", "content-length", "connection", "accept-encoding"}
+            sent = {k: v for k, v in request.headers.items() if k.lower() not in skip}
+            with requests.request(request.command, self.target + request.path, headers=sent,
+                                  data=body, timeout=60) as answer:  # fmt: skip
+                status, data = answer.status_code, answer.content
+                headers = {"Content-Type": answer.headers.get("Content-Type", "")}
+        request.send_response(status)
+        for key, value in {**headers, "Content-Length": str(len(data))}.items():
+            request.send_header(key, value)
+        request.end_headers()
+        request.wfile.write(data)
+
+
+def test_the_cli_retries_a_503_with_the_same_idempotency_key(stack) -> None:
+    name = unique("cli-retried")
+    proxy = FlakyProxy(stack.api_url, failures=2)
+    with http_stub(proxy) as url:
+        done = tensorfleet("--url", url, "--api-key", stack.admin_key, "--json", "submit",
+                           "iris", "knn", "--model-name", name)  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    posts = [seen for seen in proxy.seen if seen[0] == "POST"]
+    assert len(posts) == 3 and len({key for _, _, key in posts}) == 1 and posts[0][2]
+    fleet = TensorFleetClient(stack.api_url, api_key=stack.admin_key)
+    assert fleet.list_jobs(model_name=name)["total"] == 1  # three tries, one job
+    fleet.wait(json.loads(done.stdout)["job_id"], timeout=60)
+
+    proxy = FlakyProxy(stack.api_url, failures=1, retry_after="1")
+    with http_stub(proxy) as url:
+        listed = TensorFleetClient(url, api_key=stack.admin_key).list_models(name=name)
+    assert len(proxy.seen) == 2 and listed["total"] == 1
+
+    proxy = FlakyProxy(stack.api_url, failures=5)
+    with http_stub(proxy) as url:
+        refused = tensorfleet("--url", url, "--retries", "1", "--api-key", stack.admin_key,
+                              "models")  # fmt: skip
+    assert json.loads(_one_line(refused, status=2))["error"]["code"] == "service_unavailable"
+    assert len(proxy.seen) == 2  # one try and one retry, then the 503 is reported

@@ -20,11 +20,11 @@ import requests
 
 from app import create_app
 from app.auth.guard import PUBLIC_ENDPOINTS
-from app.client import APIError, TensorFleetClient
 from app.errors import IntegrityError
 from app.serving.loader import load_verified_model
 from app.storage.signing import Signer
 from localstack import LocalStack
+from tensorfleet import APIError, TensorFleetClient
 from tests.integration.helpers import (
     api_client,
     auth_headers,
@@ -296,3 +296,15 @@ def test_the_client_sends_an_idempotency_key_and_checks_downloads(stack, tmp_pat
     model = client._call("GET", f"/models/{job['result']['model_id']}").json()
     path = client.download_model(model["model_id"], tmp_path / "ok.joblib")
     assert hashlib.sha256(path.read_bytes()).hexdigest() == model["sha256"]
+
+
+def test_the_key_list_counts_what_it_lists_and_hides_revoked_keys(api) -> None:
+    kept, revoked = _key(api, "read"), _key(api, "read")
+    assert api.delete(f"/api/v1/keys/{revoked['id']}").status_code == 204
+    listed = api.get("/api/v1/keys", params={"limit": 100}).json()
+    ids = {item["id"] for item in listed["items"]}
+    assert kept["id"] in ids and revoked["id"] not in ids
+    assert listed["total"] == len(listed["items"]) and not any("key" in i for i in listed["items"])
+    everything = api.get("/api/v1/keys", params={"limit": 100, "include_revoked": "true"}).json()
+    assert revoked["id"] in {item["id"] for item in everything["items"]}
+    assert everything["total"] == len(everything["items"]) > listed["total"]

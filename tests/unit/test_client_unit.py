@@ -1,5 +1,6 @@
-"""The Python client and the CLI against the in-process app (mongomock, fakeredis): the
-registry, aliases, predictions and downloads, and how each error reaches the caller.
+"""The Python client and the CLI (the ``tensorfleet`` package) against the in-process app
+(mongomock, fakeredis): the registry, aliases, predictions and downloads, and how each
+error reaches the caller.
 
 ``requests`` is routed into Flask's test client by :class:`FlaskAdapter`, so the client's
 real HTTP code (headers, query strings, bodies, streaming) runs without a server.
@@ -24,8 +25,16 @@ from flask.testing import FlaskClient
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from app.cli import cli
-from app.client import APIError, FormatError, IntegrityError, TensorFleetClient, predict_body
+from tensorfleet import (
+    APIError,
+    FormatError,
+    IntegrityError,
+    RetryPolicy,
+    TensorFleetClient,
+    predict_body,
+)
+from tensorfleet.cli import cli
+from tensorfleet.tables import render
 from tests.unit.conftest import ADMIN_KEY
 
 ROW = {"sepal_length": 5.1, "sepal_width": 3.5, "petal_length": 1.4, "petal_width": 0.2}
@@ -91,10 +100,13 @@ class CannedAdapter(BaseAdapter):
         """Nothing to close."""
 
 
+NO_WAIT = RetryPolicy(retries=2, backoff=0.0)  # retries as usual, without the pauses
+
+
 def client_on(adapter: BaseAdapter) -> TensorFleetClient:
     session = requests.Session()
     session.mount(BASE, adapter)
-    return TensorFleetClient(BASE, api_key=ADMIN_KEY, session=session)
+    return TensorFleetClient(BASE, api_key=ADMIN_KEY, session=session, retry=NO_WAIT)
 
 
 @pytest.fixture
@@ -126,7 +138,13 @@ def flowers(fleet: TensorFleetClient, run_job: Callable[..., Any]) -> list[dict[
 
 
 def run_cli(fleet: TensorFleetClient, *args: str, stdin: str | bytes | None = None) -> Result:
+    """``tensorfleet ARGS`` in-process with ``fleet`` as its client (output for people)."""
     return CliRunner().invoke(cli, list(args), obj=fleet, input=stdin, catch_exceptions=False)
+
+
+def run_json(fleet: TensorFleetClient, *args: str, stdin: str | bytes | None = None) -> Result:
+    """``tensorfleet --json ARGS``: the API's answers as JSON on stdout."""
+    return run_cli(fleet, "--json", *args, stdin=stdin)
 
 
 # the client
@@ -168,6 +186,71 @@ def test_references_aliases_tags_and_history(fleet, flowers) -> None:
     with pytest.raises(APIError) as missing:
         fleet.remove_alias("flowers", "staging")
     assert missing.value.status == 404
+
+
+def test_the_client_has_a_method_for_every_route_of_the_api(
+    app, fleet, adapter, flowers, run_job, tmp_path
+) -> None:
+    """Every route under /api/v1 (the docs aside) and the health checks: each one is asked
+    by some client method (the requests sent are matched against Flask's URL map)."""
+    model_id = flowers[0]["model_id"]
+    assert fleet.health()["status"] == "ok" and fleet.ready()["status"] == "ready"
+    # jobs
+    assert fleet.list_jobs(status="succeeded", kind="train", limit=5)["total"] == 2
+    assert fleet.get_job(fleet.get_model(model_id)["job_id"])["status"] == "succeeded"
+    queued = fleet.submit_job("iris", "knn", model_name="to-cancel")
+    assert fleet.cancel_job(queued["job_id"])["status"] == "cancelled"
+    fleet.set_alias("flowers", "batch", 1)
+    batch = fleet.submit_prediction_job("flowers@batch", "iris")
+    run_job(batch["job_id"])
+    assert fleet.download_output(batch["job_id"], tmp_path / "out.csv").stat().st_size > 0
+    # datasets
+    toy = "".join(f"{i * 7 % 5}.5,{i % 3},{i % 2}\n" for i in range(30))
+    (tmp_path / "toy.csv").write_text("x1,x2,y\n" + toy)
+    uploaded = fleet.upload_dataset(tmp_path / "toy.csv", "toy", "y", "a toy")
+    assert (uploaded["name"], uploaded["version"]) == ("toy", 1)
+    assert "toy" in {d["name"] for d in fleet.list_datasets(limit=100)["items"]}
+    assert fleet.get_dataset("toy", version=1)["target"] == "y"
+    assert [d["version"] for d in fleet.dataset_versions("toy")["items"]] == [1]
+    assert fleet.delete_dataset("toy") is None
+    # algorithms, statistics
+    assert "knn" in {a["name"] for a in fleet.list_algorithms()["items"]}
+    assert fleet.get_algorithm("knn")["name"] == "knn"
+    assert fleet.statistics()["models"]["total"] == 2
+    # the registry and predictions
+    assert fleet.list_models(name="flowers")["total"] == 2
+    assert fleet.get_model(model_id)["name"] == "flowers"
+    assert fleet.update_model(model_id, description="d")["description"] == "d"
+    assert fleet.download_model(model_id, tmp_path / "m.joblib").stat().st_size > 0
+    assert fleet.list_aliases("flowers")["items"][0]["alias"] == "batch"
+    assert fleet.predict("flowers@batch", [ROW])["predictions"] == ["setosa"]
+    assert "items" in fleet.list_predictions("flowers@batch", limit=5)
+    assert isinstance(fleet.monitoring("flowers", window=60), dict)
+    fleet.remove_alias("flowers", "batch")
+    # keys and the audit log
+    key = fleet.create_key("ci", ["read"])
+    assert key["key"] and fleet.get_key(key["id"])["name"] == "ci"
+    assert key["id"] in {k["id"] for k in fleet.list_keys()["items"]}
+    assert fleet.revoke_key(key["id"]) is None
+    assert key["id"] in {k["id"] for k in fleet.list_keys(include_revoked=True)["items"]}
+    assert isinstance(fleet.list_audit(limit=5)["items"], list)
+    # searches
+    search = fleet.submit_search("iris", "knn", {"n_neighbors": [1, 3]}, strategy="grid", cv=2)
+    assert fleet.get_search(search["search_id"])["search_id"] == search["search_id"]
+    assert fleet.list_searches(limit=5)["total"] >= 1
+    assert fleet.search_trials(search["search_id"])["total"] == 2
+    assert fleet.cancel_search(search["search_id"])["status"] == "cancelled"
+    fleet.delete_model(model_id)
+
+    urls = app.url_map.bind("tensorfleet.test")
+    asked = {urls.match(urlsplit(r.url or "").path, method=r.method)[0] for r in adapter.sent}
+    routes = {
+        rule.endpoint
+        for rule in app.url_map.iter_rules()
+        if (rule.rule.startswith("/api/v1/") and "/docs" not in rule.rule)
+        or rule.endpoint in ("health.health", "health.ready")
+    }
+    assert routes - asked == set(), "no client method for these routes"
 
 
 def test_unknown_references_are_404(fleet, flowers) -> None:
@@ -328,33 +411,51 @@ def test_batch_prediction_jobs_are_submitted_with_their_fields() -> None:
 
 
 def test_cli_aliases_show_tag_and_list(fleet, flowers) -> None:
-    done = run_cli(fleet, "alias", "set", "flowers", "staging", "v1")
+    done = run_json(fleet, "alias", "set", "flowers", "staging", "v1")
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout)["version"] == 1
-    assert run_cli(fleet, "alias", "set", "flowers", "staging", "2").exit_code == 0
-    shown = json.loads(run_cli(fleet, "models", "show", "flowers@staging").stdout)
+    moved = run_cli(fleet, "alias", "set", "flowers", "staging", "2")  # for people
+    assert moved.exit_code == 0 and moved.stdout.startswith("flowers@staging → v2  (model id ")
+    shown = json.loads(run_cli(fleet, "models", "show", "flowers@staging", "--json").stdout)
     assert shown["version"] == 2 and shown["aliases"] == ["staging"]
-    listed = json.loads(run_cli(fleet, "alias", "ls", "flowers").stdout)["items"]
+    listed = json.loads(run_json(fleet, "alias", "ls", "flowers").stdout)["items"]
     assert [(a["alias"], a["version"]) for a in listed] == [("staging", 2)]
-    history = json.loads(run_cli(fleet, "alias", "ls", "flowers", "--history").stdout)["items"]
+    history = json.loads(run_json(fleet, "alias", "ls", "flowers", "--history").stdout)["items"]
     assert [(h["from_version"], h["to_version"]) for h in history] == [(1, 2), (None, 1)]
+    table = run_cli(fleet, "alias", "ls", "flowers", "--history").stdout.splitlines()
+    assert table[0].split() == ["alias", "from", "to", "by", "at"]
+    assert [line.split()[:3] for line in table[1:3]] == [
+        ["staging", "v1", "v2"],
+        ["staging", "-", "v1"],
+    ]
 
-    tagged = run_cli(
+    tagged = run_json(
         fleet, "models", "tag", "flowers@v1", "team=risk", "note=a=b", "--description", "d"
     )
     assert json.loads(tagged.stdout)["tags"] == {"team": "risk", "note": "a=b"}
-    removed = json.loads(run_cli(fleet, "models", "tag", "flowers@v1", "--remove", "note").stdout)
+    removed = json.loads(run_json(fleet, "models", "tag", "flowers@v1", "--remove", "note").stdout)
     assert removed["tags"] == {"team": "risk"} and removed["description"] == "d"
-    page = json.loads(run_cli(fleet, "models", "--tag", "team=risk", "--sort", "-score").stdout)
+    page = json.loads(run_json(fleet, "models", "--tag", "team=risk", "--sort", "-score").stdout)
     assert [m["version"] for m in page["items"]] == [1]
-    page = json.loads(run_cli(fleet, "models", "--name", "flowers", "--alias", "staging").stdout)
+    page = json.loads(run_json(fleet, "models", "--name", "flowers", "--alias", "staging").stdout)
     assert [m["version"] for m in page["items"]] == [2]
+    table = run_cli(fleet, "models", "--name", "flowers").stdout.splitlines()
+    assert table[0].split() == ["model", "algorithm", "dataset", "score", "aliases", "tags",
+                                "created"]  # fmt: skip
+    assert [line.split()[:3] for line in table[1:3]] == [
+        ["flowers@v2", "knn", "iris"],
+        ["flowers@v1", "knn", "iris"],
+    ]
+    assert "team=risk" in table[2] and table[-1] == "models 1-2 of 2"
 
     assert run_cli(fleet, "alias", "rm", "flowers", "staging").exit_code == 0
-    assert json.loads(run_cli(fleet, "alias", "ls", "flowers").stdout)["items"] == []
+    assert json.loads(run_json(fleet, "alias", "ls", "flowers").stdout)["items"] == []
+    assert run_cli(fleet, "alias", "ls", "flowers").stdout == "(no aliases)\n"
     assert run_cli(fleet, "models", "rm", "flowers@v1").exit_code == 0
     gone = run_cli(fleet, "models", "show", "flowers@v1")
     assert gone.exit_code == 2 and json.loads(gone.stderr)["error"]["code"] == "not_found"
+    assert run_cli(fleet, "delete", "flowers@v2").stderr == "deleted flowers@v2\n"
+    assert json.loads(run_json(fleet, "models", "--name", "flowers").stdout)["items"] == []
 
 
 def test_cli_predicts_json_rows_bodies_and_csv(fleet, flowers, tmp_path) -> None:
@@ -368,13 +469,18 @@ def test_cli_predicts_json_rows_bodies_and_csv(fleet, flowers, tmp_path) -> None
         (["--csv", str(tmp_path / "rows.csv")], None),
         (["--csv", "-"], CSV),
     ):
-        done = run_cli(fleet, "predict", "flowers@champion", *args, stdin=stdin)
+        done = run_json(fleet, "predict", "flowers@champion", *args, stdin=stdin)
         assert done.exit_code == 0, done.output
         assert json.loads(done.stdout)["predictions"] == ["setosa", "virginica"], args
     proba = json.loads(
-        run_cli(fleet, "predict", "flowers@v2", "--json", str(rows), "--proba").stdout
+        run_json(fleet, "predict", "flowers@v2", "--json", str(rows), "--proba").stdout
     )
     assert proba["classes"] == ["setosa", "versicolor", "virginica"]
+    table = run_cli(fleet, "predict", "flowers@v2", "--json", str(rows), "--proba").stdout
+    lines = table.splitlines()
+    assert lines[0].split() == ["row", "prediction", "p(setosa)", "p(versicolor)", "p(virginica)"]
+    assert lines[1].split()[:2] == ["0", "setosa"] and lines[2].split()[:2] == ["1", "virginica"]
+    assert lines[-1].startswith("model flowers@v2 (id ")
 
 
 def test_cli_errors_are_one_line_with_an_exit_status(fleet, flowers, tmp_path, loaded_db) -> None:
@@ -391,7 +497,7 @@ def test_cli_errors_are_one_line_with_an_exit_status(fleet, flowers, tmp_path, l
     error = json.loads(refused.stderr)["error"]
     assert error["code"] == "conflict" and error["details"]["candidate"] == 0.8, error
 
-    missing = run_cli(fleet, "predict", "flowers@nope", "--json", "-", stdin=json.dumps([ROW]))
+    missing = run_json(fleet, "predict", "flowers@nope", "--json", "-", stdin=json.dumps([ROW]))
     assert missing.exit_code == 2 and json.loads(missing.stderr)["error"]["code"] == "not_found"
 
     usage = [
@@ -429,13 +535,17 @@ def test_cli_download_refusals_and_connection_errors(tmp_path) -> None:
 
     down = client_on(CannedAdapter(raises=requests.ConnectionError("refused\nby peer")))
     done = run_cli(down, "models", "show", "m@v1")
-    assert done.exit_code == 4 and done.stderr == "connection error: refused by peer\n"
+    assert done.exit_code == 4 and done.stdout == ""
+    assert done.stderr == (
+        f"error: cannot reach the TensorFleet API at {BASE}: refused by peer"
+        " (is the server running? check --url or $TENSORFLEET_URL)\n"
+    )
 
 
 def test_cli_predict_batch_submits_and_reports(tmp_path) -> None:
     job = {"job_id": "j1", "status": "queued", "progress": {"percent": 0, "stage": "queued"}}
     fleet = client_on(CannedAdapter(status=202, body=json.dumps(job).encode()))
-    done = run_cli(fleet, "predict-batch", "m@champion", "iris", "--dataset-version", "2")
+    done = run_json(fleet, "predict-batch", "m@champion", "iris", "--dataset-version", "2")
     assert done.exit_code == 0, done.output
     assert json.loads(done.stdout)["job_id"] == "j1" and "queued j1" in done.stderr
     refused = client_on(
@@ -535,25 +645,27 @@ def test_wait_search_polls_until_the_search_ends_reporting_each_look() -> None:
 
 
 def test_the_leaderboard_and_trials_tables_fit_100_columns() -> None:
-    from app.cli import leaderboard_table, search_summary, trials_table
+    from tensorfleet.tables import leaderboard_table, trials_table
+    from tensorfleet.views import search_summary
 
     search = _search()
     long_params = {f"parameter_{i}": "a-rather-long-value" for i in range(8)}
     board = [*search["leaderboard"], {**search["leaderboard"][1], "trial": 2, "score": 0.5,
              "params": long_params, "worker": "celery@" + "w" * 60}]  # fmt: skip
-    lines = leaderboard_table(board)
+    lines = render(leaderboard_table(board))
     assert lines[0].split() == ["rank", "trial", "score", "±", "std", "fit", "time", "worker",
                                 "params"]  # fmt: skip
     assert lines[1].split()[:5] == ["1", "1", "0.9667", "±", "0.0047"]
     assert "0.012 s" in lines[1] and "celery@worker-1" in lines[1] and "n_neighbors=5" in lines[1]
     assert lines[2].split()[1] == "0" and lines[3].endswith("…")
     assert all(len(line) <= 100 for line in lines), [len(line) for line in lines]
-    assert leaderboard_table([]) == ["(no trial has succeeded yet)"]
+    assert render(leaderboard_table([])) == ["(no trial has succeeded yet)"]
+    assert all(len(line) <= 60 for line in render(leaderboard_table(board), width=60))
 
     failed = {**board[1], "trial": 7, "status": "failed", "score": None, "score_std": None,
               "fit_time": None, "worker": None, "error": {"message": "boom\nat 3"}}  # fmt: skip
     page = {"items": [board[0], failed], "page": 1, "limit": 2, "total": 3}
-    table = trials_table(page, "-score")
+    table = render(trials_table(page, "-score"))
     assert table[2].split()[:3] == ["7", "failed", "-"] and table[2].endswith("! boom at 3")
     assert table[-1] == "trials 1-2 of 3, sorted by -score; more: --page 2"
 
@@ -568,7 +680,7 @@ def test_the_leaderboard_and_trials_tables_fit_100_columns() -> None:
 
 
 def test_search_progress_draws_a_bar_on_a_terminal_else_one_line_per_change() -> None:
-    from app.cli import SearchProgress
+    from tensorfleet.cli.progress import SearchProgress
 
     running = _search(status="running", best=None, finished_at=None,
                       progress={"total": 3, "queued": 1, "running": 2, "succeeded": 0,
@@ -597,10 +709,10 @@ def test_search_progress_draws_a_bar_on_a_terminal_else_one_line_per_change() ->
         for search in (running, one, refitting):
             progress(search)
     drawn = screen.getvalue()
-    assert "\r" in drawn and "trials" in drawn and "#" in drawn
+    assert "\r" in drawn and "trials" in drawn and "━" in drawn  # a rich bar, redrawn in place
     assert "0/3" in drawn and "2 running, 1 queued" in drawn  # drawn before any trial ends
     assert "1/3" in drawn and "3/3" in drawn and "refitting the best" in drawn
-    assert drawn.endswith("\n")
+    assert drawn.replace("\x1b[?25h", "").endswith("\n")  # the last state stays, a line
 
 
 def test_cli_search_start_waits_and_prints_the_leaderboard(
@@ -608,7 +720,7 @@ def test_cli_search_start_waits_and_prints_the_leaderboard(
 ) -> None:
     from types import SimpleNamespace
 
-    import app.client
+    import tensorfleet.client
     from app.services.searches import advance
 
     done: set[str] = set()
@@ -621,7 +733,8 @@ def test_cli_search_start_waits_and_prints_the_leaderboard(
             job = loaded_db.jobs.find_one({"_id": pending[0]})
             advance(loaded_db, celery, redis, job["search_id"])
 
-    monkeypatch.setattr(app.client, "time", SimpleNamespace(monotonic=lambda: 0.0, sleep=run_one))
+    fake_time = SimpleNamespace(monotonic=lambda: 0.0, sleep=run_one)
+    monkeypatch.setattr(tensorfleet.client, "time", fake_time)
     space = tmp_path / "space.json"
     space.write_text(json.dumps({"n_neighbors": [1, 5, 15]}))
     started = run_cli(

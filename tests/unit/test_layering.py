@@ -19,7 +19,6 @@ FORBIDDEN = {
     "app.api": ("app.auth",),  # the hooks import the API's context, never the reverse
     "app.errors": ("app.", "flask", "celery"),
     "app.statuses": ("app.", "flask", "celery", "pymongo"),
-    "app.client": ("app.api", "app.services", "app.tasks", "app.storage", "app.ml", "flask"),
 }
 
 

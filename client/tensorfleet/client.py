@@ -1,7 +1,7 @@
-"""A small Python client of the TensorFleet HTTP API (``requests``).
+"""The Python client of the TensorFleet HTTP API: one method per endpoint.
 
-from app.client import TensorFleetClient
-fleet = TensorFleetClient("http://127.0.0.1:8000", api_key="tf_…")
+from tensorfleet import TensorFleetClient
+fleet = TensorFleetClient("http://127.0.0.1:8000", api_key="tf_…")  # or .from_env()
 job = fleet.submit_job("iris", "random_forest", hyperparameters={"n_estimators": 50})
 job = fleet.wait(job["job_id"], timeout=120)
 fleet.set_alias("iris_random_forest", "champion", job["result"]["version"])
@@ -14,185 +14,98 @@ search = fleet.wait_search(search["search_id"], timeout=600)  # best: model_id, 
 A model is named by a *reference* everywhere: its id, ``<name>@<alias>``,
 ``<name>@v<version>`` or ``<name>@latest``.
 
-Every submit and upload carries an ``Idempotency-Key``, and is retried with the same
-key after a dropped connection, so a retry never makes a second job. Downloads are
-checked against the SHA-256 the server sends; a mismatch is refused and nothing is
-saved. The client needs ``requests`` only; pandas DataFrames are accepted where rows
-are, when pandas is installed.
+Every submit and upload carries an ``Idempotency-Key`` and is retried with the same key
+(after a dropped connection or a 503), so a retry never makes a second job; see
+:mod:`tensorfleet.transport` for what else is retried. Downloads are checked against the
+SHA-256 the server sends; a mismatch is refused and nothing is saved. The client needs
+``requests`` only; pandas DataFrames are accepted where rows are, when pandas is installed.
 """
 
 from __future__ import annotations
 
-import hashlib
 import json
-import math
-import re
-import sys
+import os
 import time
 import uuid
-from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
-from urllib.parse import quote
 
 import requests
 
-from app.statuses import ACTIVE, FINISHED
+from tensorfleet.bodies import plain, predict_body, segment, without_none
+from tensorfleet.downloads import save_checked
+from tensorfleet.statuses import ACTIVE, FINISHED
+from tensorfleet.transport import DEFAULT_URL, RetryPolicy, Transport
 
-SUBMIT_ATTEMPTS = 3
-CHUNK = 1024 * 1024
-# The bodies of POST /models/<ref>/predict (MLflow's scoring formats): exactly one key.
-PREDICT_FORMATS = ("dataframe_split", "dataframe_records", "instances", "inputs")
-_FILENAME = re.compile(r"""filename\*?=(?:UTF-8'')?"?([^";]+)"?""", re.IGNORECASE)
-
-
-class APIError(Exception):
-    """An error answer of the API: ``status``, ``code``, ``message``, ``details``."""
-
-    def __init__(self, status: int, error: dict[str, Any]) -> None:
-        super().__init__(f"{status} {error.get('code')}: {error.get('message')}")
-        self.status = status
-        self.code = error.get("code")
-        self.message = error.get("message")
-        self.details = error.get("details", {})
+URL_VARIABLE, KEY_VARIABLE = "TENSORFLEET_URL", "TENSORFLEET_API_KEY"
+Progress = Callable[[dict[str, Any]], Any]
 
 
-class IntegrityError(Exception):
-    """A downloaded file does not have the SHA-256 the server announced."""
+def _when(value: str | datetime | None) -> str | None:
+    return value.isoformat() if isinstance(value, datetime) else value
 
 
-class FormatError(Exception):
-    """The server sent another file format than the one asked for (a server too old to
-    know ``?format=``); nothing was saved."""
-
-
-def _segment(value: str | int) -> str:
-    """``value`` as one path segment (``@`` kept: model references read as typed)."""
-    return quote(str(value), safe="@")
-
-
-def _plain(value: Any) -> Any:
-    """``value`` as plain JSON: numpy scalars and arrays unboxed, NaN and pandas' NA/NaT as
-    null (a missing value), dates as ISO 8601; ValueError for an infinity."""
-    if value is None or isinstance(value, bool | int | str):
-        return value
-    if isinstance(value, float):
-        if math.isnan(value):
-            return None
-        if math.isinf(value):
-            raise ValueError("JSON has no infinity: send a finite number or null")
-        return value
-    if isinstance(value, Mapping):
-        return {str(key): _plain(item) for key, item in value.items()}
-    if isinstance(value, list | tuple):
-        return [_plain(item) for item in value]
-    pandas = sys.modules.get("pandas")
-    if pandas is not None and (value is pandas.NaT or value is pandas.NA):
-        return None
-    if isinstance(value, datetime | date):
-        return value.isoformat()
-    if hasattr(value, "tolist"):  # numpy scalars and arrays
-        return _plain(value.tolist())
-    raise TypeError(f"cannot send a {type(value).__name__} as JSON")
-
-
-def _is_dataframe(rows: Any) -> bool:
-    """Whether ``rows`` is a pandas DataFrame (without importing pandas)."""
-    pandas = sys.modules.get("pandas")
-    return pandas is not None and isinstance(rows, pandas.DataFrame)
-
-
-def predict_body(rows: Any) -> dict[str, Any]:
-    """The JSON body of a prediction for ``rows``:
-
-    * a pandas DataFrame → ``dataframe_split`` (its columns and rows);
-    * a list of dicts (one per row, column → value) → ``dataframe_records``;
-    * a list of lists (values in the model's feature order) → ``instances``;
-    * a dict with one of ``dataframe_split``, ``dataframe_records``, ``instances``,
-      ``inputs`` → sent as it is (an MLflow scoring body);
-    * any other dict → one row.
-    """
-    if _is_dataframe(rows):
-        split = rows.to_dict(orient="split", index=False)
-        return _plain({"dataframe_split": {"columns": split["columns"], "data": split["data"]}})
-    if isinstance(rows, Mapping):
-        if any(key in rows for key in PREDICT_FORMATS):
-            return _plain(rows)
-        return {"dataframe_records": [_plain(rows)]}
-    if isinstance(rows, Sequence) and not isinstance(rows, str | bytes):
-        rows = list(rows)
-        if rows and all(isinstance(row, Mapping) for row in rows):
-            return {"dataframe_records": _plain(rows)}
-        if rows and all(isinstance(row, Sequence) and not isinstance(row, str) for row in rows):
-            return {"instances": _plain(rows)}
-        if not rows:
-            return {"dataframe_records": []}
-    raise TypeError(
-        "rows must be a pandas DataFrame, a list of dicts, a list of lists or an MLflow body"
-    )
-
-
-def _attachment_name(disposition: str) -> str | None:
-    """The file name of a ``Content-Disposition`` header, without any directory."""
-    found = _FILENAME.search(disposition or "")
-    name = Path(found[1].strip()).name if found else ""
-    return name if name not in ("", ".", "..") else None
-
-
-class TensorFleetClient:
+class TensorFleetClient(Transport):
     """Calls ``/api/v1`` of one TensorFleet deployment with one API key.
 
-    Every method raises :class:`APIError` for an error answer (``status``, ``code``,
-    ``message``, ``details``) and ``requests.RequestException`` when the server cannot
-    be reached.
+    Every method raises :class:`~tensorfleet.errors.APIError` for an error answer
+    (``status``, ``code``, ``message``, ``details``),
+    :class:`~tensorfleet.errors.UnexpectedResponseError` for an answer that is not the
+    API's (a wrong URL), and :class:`~tensorfleet.errors.UnreachableError` (a
+    ``requests.ConnectionError``) when the server cannot be reached after the retries.
     """
 
     def __init__(
         self,
-        base_url: str,
+        base_url: str = DEFAULT_URL,
         api_key: str | None = None,
         session: requests.Session | None = None,
         timeout: float = 30.0,
+        retry: RetryPolicy | None = None,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
-        self.session = session or requests.Session()
-        if api_key:
-            self.session.headers["Authorization"] = f"Bearer {api_key}"
-        self.timeout = timeout
+        super().__init__(base_url, api_key, session, timeout, retry)
 
-    def _call(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        kwargs.setdefault("timeout", self.timeout)
-        response = self.session.request(method, f"{self.base_url}/api/v1{path}", **kwargs)
-        if response.status_code >= 400:
-            try:
-                error = response.json()["error"]
-            except (ValueError, KeyError, TypeError):
-                error = {"code": "http_error", "message": response.text[:200]}
-            finally:
-                response.close()
-            raise APIError(response.status_code, error)
-        return response
+    @classmethod
+    def from_env(cls, **options: Any) -> TensorFleetClient:
+        """A client of ``$TENSORFLEET_URL`` (default ``http://127.0.0.1:8000``) with the key
+        ``$TENSORFLEET_API_KEY``; ``options`` as for the constructor."""
+        url = os.environ.get(URL_VARIABLE) or DEFAULT_URL
+        return cls(url, api_key=os.environ.get(KEY_VARIABLE) or None, **options)
+
+    def __enter__(self) -> TensorFleetClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _get(self, path: str, params: Mapping[str, Any] | None = None, **kwargs: Any) -> Any:
+        return self._json(self._call("GET", path, params=without_none(params or {}), **kwargs))
 
     def _create(self, path: str, **kwargs: Any) -> dict[str, Any]:
-        """POST with an Idempotency-Key, retried with the same key if the connection drops."""
+        """POST with an Idempotency-Key: a retry (see the transport) sends the same key."""
         headers = {"Idempotency-Key": str(uuid.uuid4())}
-        for attempt in range(1, SUBMIT_ATTEMPTS + 1):
-            try:
-                return self._call("POST", path, headers=headers, **kwargs).json()
-            except requests.ConnectionError:
-                if attempt == SUBMIT_ATTEMPTS:
-                    raise
-                time.sleep(0.5 * attempt)
-                for handle in kwargs.get("files", {}).values():
-                    handle[1].seek(0)
-        raise AssertionError("unreachable")
+        return self._json(self._call("POST", path, headers=headers, **kwargs))
+
+    # health
+
+    def health(self) -> dict[str, Any]:
+        """``GET /health``: ``{"status": "ok"}`` while the API process is alive."""
+        return self._json(self._call("GET", "/health", api=False))
+
+    def ready(self) -> dict[str, Any]:
+        """``GET /ready``: ``{"status": "ready", "redis": "ok", "mongodb": "ok"}``; a 503
+        (:class:`~tensorfleet.errors.APIError` after the retries) names what is down."""
+        return self._json(self._call("GET", "/ready", api=False))
 
     # jobs
 
     def submit_job(self, dataset: str, algorithm: str, **options: Any) -> dict[str, Any]:
-        """Queue a training job; ``options`` are the other body fields (hyperparameters, …)."""
-        return self._create("/jobs", json={"dataset": dataset, "algorithm": algorithm, **options})
+        """Queue a training job; ``options`` are the other body fields (``hyperparameters``,
+        ``model_name``, ``dataset_version``, ``target``, ``test_size``, ``random_state``)."""
+        body = {"dataset": dataset, "algorithm": algorithm, **options}
+        return self._create("/jobs", json=plain(body))
 
     def submit_prediction_job(
         self,
@@ -214,33 +127,44 @@ class TensorFleetClient:
     def get_job(self, job_id: str, wait: float = 0) -> dict[str, Any]:
         """A job; with ``wait`` the server holds the answer until it ends (at most ``wait`` s)."""
         params = {"wait": wait} if wait else None
-        return self._call(
-            "GET", f"/jobs/{_segment(job_id)}", params=params, timeout=self.timeout + wait
-        ).json()
+        return self._get(f"/jobs/{segment(job_id)}", params, timeout=self.timeout + wait)
 
-    def wait(self, job_id: str, timeout: float = 600, poll: float = 20) -> dict[str, Any]:
-        """Block until the job ends (long polling, ``poll`` s per request) or ``timeout``."""
+    def wait(
+        self,
+        job_id: str,
+        timeout: float = 600,
+        poll: float = 20,
+        on_progress: Progress | None = None,
+    ) -> dict[str, Any]:
+        """Block until the job ends (long polling, at most ``poll`` s per request) or
+        ``timeout`` s have passed; returns the last job seen, whatever its status (check
+        ``status`` in :data:`~tensorfleet.statuses.FINISHED`). ``on_progress(job)`` is
+        called with every job fetched, the first and the last included."""
         deadline = time.monotonic() + timeout
         job = self.get_job(job_id)
-        while job["status"] not in FINISHED and (left := deadline - time.monotonic()) > 0:
+        while True:
+            if on_progress is not None:
+                on_progress(job)
+            left = deadline - time.monotonic()
+            if job["status"] in FINISHED or left <= 0:
+                return job
             job = self.get_job(job_id, wait=min(poll, left))
-        return job
 
     def list_jobs(self, **filters: Any) -> dict[str, Any]:
-        """A page of jobs (``status``, ``model_name``, ``search_id`` (a search's trials and
-        refit), ``page``, ``limit`` …)."""
-        return self._call("GET", "/jobs", params=filters).json()
+        """A page of jobs, newest first. Filters: ``status``, ``kind`` (``train``,
+        ``predict``, ``trial``), ``model_name``, ``dataset``, ``algorithm``, ``search_id`` (a
+        search's trials and refit), ``page``, ``limit`` (None values are left out)."""
+        return self._get("/jobs", filters)
 
     def cancel_job(self, job_id: str) -> dict[str, Any]:
-        """Ask a job to stop."""
-        return self._call("POST", f"/jobs/{_segment(job_id)}/cancel").json()
+        """Ask a job to stop; a 409 if it had already ended."""
+        return self._json(self._call("POST", f"/jobs/{segment(job_id)}/cancel"))
 
     def download_output(self, job_id: str, path: str | Path) -> Path:
         """Stream the CSV a finished batch prediction job wrote to ``path`` (a file, or a
         directory to save it under the server's file name), checking its SHA-256."""
-        return self._download(
-            f"/jobs/{_segment(job_id)}/output", path, f"Output of job {job_id}", f"{job_id}.csv"
-        )
+        response = self._call("GET", f"/jobs/{segment(job_id)}/output", stream=True)
+        return save_checked(response, path, f"Output of job {job_id}", f"{job_id}.csv")
 
     # hyperparameter searches
 
@@ -275,7 +199,7 @@ class TensorFleetClient:
             "space": space,
             **options,
         }
-        return self._create("/searches", json=_plain(body))
+        return self._create("/searches", json=plain(body))
 
     def get_search(self, search_id: str) -> dict[str, Any]:
         """A search: ``status`` (``running``, ``succeeded``, ``failed``, ``cancelled``),
@@ -283,13 +207,12 @@ class TensorFleetClient:
         ``cancelled`` trials), ``best`` (``trial``, ``params``, ``score``, ``score_std``,
         and once registered ``model_id``, ``version``; or None), ``leaderboard`` (the 10
         best succeeded trials, best first), ``metric``, ``model_name``, ``error``, times."""
-        return self._call("GET", f"/searches/{_segment(search_id)}").json()
+        return self._get(f"/searches/{segment(search_id)}")
 
     def list_searches(self, **filters: Any) -> dict[str, Any]:
         """A page of searches, newest first. Filters: ``status``, ``model_name``,
         ``dataset``, ``strategy``, ``page``, ``limit`` (None values are left out)."""
-        params = {k: v for k, v in filters.items() if v is not None}
-        return self._call("GET", "/searches", params=params).json()
+        return self._get("/searches", filters)
 
     def search_trials(
         self, search_id: str, sort: str = "-score", page: int = 1, limit: int = 20
@@ -301,19 +224,19 @@ class TensorFleetClient:
         ``score``, ``trial``, ``-trial``, ``fit_time``, ``-fit_time``; trials without a
         value (not run yet, failed) come last."""
         params = {"sort": sort, "page": page, "limit": limit}
-        return self._call("GET", f"/searches/{_segment(search_id)}/trials", params=params).json()
+        return self._get(f"/searches/{segment(search_id)}/trials", params)
 
     def cancel_search(self, search_id: str) -> dict[str, Any]:
         """Stop a search: its queued and running trials are cancelled, finished ones kept;
         returns the search, ``cancelled``. An :class:`APIError` 409 if it had ended."""
-        return self._call("POST", f"/searches/{_segment(search_id)}/cancel").json()
+        return self._json(self._call("POST", f"/searches/{segment(search_id)}/cancel"))
 
     def wait_search(
         self,
         search_id: str,
         timeout: float = 3600,
         poll: float = 2.0,
-        on_progress: Callable[[dict[str, Any]], Any] | None = None,
+        on_progress: Progress | None = None,
     ) -> dict[str, Any]:
         """Poll the search every ``poll`` s until it is no longer running (then it has
         ``best`` with the registered ``model_id`` and ``version`` if it succeeded) or
@@ -336,11 +259,43 @@ class TensorFleetClient:
     def upload_dataset(
         self, path: str | Path, name: str, target: str, description: str = ""
     ) -> dict[str, Any]:
-        """Upload a CSV as the next version of dataset ``name``."""
+        """Upload a CSV as the next version of dataset ``name``; returns its metadata."""
         with open(path, "rb") as handle:
             files = {"file": (Path(path).name, handle, "text/csv")}
             data = {"name": name, "target": target, "description": description}
             return self._create("/datasets", files=files, data=data)
+
+    def list_datasets(self, page: int | None = None, limit: int | None = None) -> dict[str, Any]:
+        """A page of datasets by name, each its latest version (``versions`` counts them)."""
+        return self._get("/datasets", {"page": page, "limit": limit})
+
+    def get_dataset(self, name: str, version: int | None = None) -> dict[str, Any]:
+        """One dataset version's metadata (the latest unless ``version``): task, target,
+        features, column types, classes, ``targets`` (what each column implies), sha256."""
+        return self._get(f"/datasets/{segment(name)}", {"version": version})
+
+    def dataset_versions(
+        self, name: str, page: int | None = None, limit: int | None = None
+    ) -> dict[str, Any]:
+        """A page of every version of dataset ``name``, newest first."""
+        return self._get(f"/datasets/{segment(name)}/versions", {"page": page, "limit": limit})
+
+    def delete_dataset(self, name: str, version: int | None = None) -> None:
+        """Delete dataset ``name`` (every version, or only ``version``; an admin key). A 409
+        for a built-in dataset or while an unfinished job uses it."""
+        params = without_none({"version": version})
+        self._call("DELETE", f"/datasets/{segment(name)}", params=params).close()
+
+    # algorithms
+
+    def list_algorithms(self) -> dict[str, Any]:
+        """``{"items": [...]}``: every algorithm with its tasks, estimator classes and
+        hyperparameters (types, defaults, constraints, fleet limits)."""
+        return self._get("/algorithms")
+
+    def get_algorithm(self, name: str) -> dict[str, Any]:
+        """One algorithm's description (a 400 naming the known ones for an unknown name)."""
+        return self._get(f"/algorithms/{segment(name)}")
 
     # the model registry
 
@@ -350,14 +305,14 @@ class TensorFleetClient:
         ``created_after`` / ``created_before`` (ISO 8601), ``tags`` (``{"team": "risk"}``
         → ``tag.team=risk``, every one must match); ``sort`` (``-created_at`` by default,
         ``created_at``, ``-score``, ``score``, ``name``, ``-version``), ``page``, ``limit``."""
-        params = {k: v for k, v in filters.items() if v is not None}
+        params = without_none(filters)
         params.update({f"tag.{key}": value for key, value in (tags or {}).items()})
-        return self._call("GET", "/models", params=params).json()
+        return self._get("/models", params)
 
     def get_model(self, ref: str) -> dict[str, Any]:
         """One model version by reference (``churn@champion``, ``churn@v3``,
         ``churn@latest`` or an id): metrics, hyperparameters, lineage, aliases, tags."""
-        return self._call("GET", f"/models/{_segment(ref)}").json()
+        return self._get(f"/models/{segment(ref)}")
 
     def update_model(
         self,
@@ -374,12 +329,12 @@ class TensorFleetClient:
             body["description"] = description
         if not body:
             raise ValueError("update_model needs tags or a description")
-        return self._call("PATCH", f"/models/{_segment(ref)}", json=body).json()
+        return self._json(self._call("PATCH", f"/models/{segment(ref)}", json=body))
 
     def delete_model(self, ref: str) -> None:
         """Delete a model version (document and file; needs an admin key). Refused with a
         409 while an alias points at it; its version number is never reused."""
-        self._call("DELETE", f"/models/{_segment(ref)}").close()
+        self._call("DELETE", f"/models/{segment(ref)}").close()
 
     def set_alias(
         self,
@@ -400,13 +355,12 @@ class TensorFleetClient:
             body["gate"] = {"metric": gate, "min_delta": min_delta}
         elif gate is not None:
             body["gate"] = dict(gate)
-        return self._call(
-            "PUT", f"/models/{_segment(name)}/aliases/{_segment(alias)}", json=body
-        ).json()
+        path = f"/models/{segment(name)}/aliases/{segment(alias)}"
+        return self._json(self._call("PUT", path, json=body))
 
     def remove_alias(self, name: str, alias: str) -> None:
         """Delete ``name@alias`` (the versions stay); 404 if there is none."""
-        self._call("DELETE", f"/models/{_segment(name)}/aliases/{_segment(alias)}").close()
+        self._call("DELETE", f"/models/{segment(name)}/aliases/{segment(alias)}").close()
 
     def list_aliases(
         self, name: str, history: bool = False, page: int | None = None, limit: int | None = None
@@ -414,9 +368,8 @@ class TensorFleetClient:
         """The current aliases of model ``name`` (a page: ``items`` of ``{"alias",
         "version", "model_id", …}``), or with ``history`` every move, newest first
         (``from_version``, ``to_version``, ``by``, …)."""
-        params: dict[str, Any] = {"history": "true"} if history else {}
-        params.update({k: v for k, v in (("page", page), ("limit", limit)) if v is not None})
-        return self._call("GET", f"/models/{_segment(name)}/aliases", params=params).json()
+        params = {"history": "true" if history else None, "page": page, "limit": limit}
+        return self._get(f"/models/{segment(name)}/aliases", params)
 
     def download_model(self, ref: str, path: str | Path, format: str = "joblib") -> Path:
         """Stream a model's file to ``path`` (a file, or a directory to save it as the
@@ -429,12 +382,12 @@ class TensorFleetClient:
         Load joblib files only from a server you trust: unpickling runs code.
         """
         params = {"format": format} if format != "joblib" else None
-        return self._download(
-            f"/models/{_segment(ref)}/download",
+        response = self._call("GET", f"/models/{segment(ref)}/download", params=params, stream=True)
+        return save_checked(
+            response,
             path,
             f"Model {ref}",
             f"{ref.replace('@', '-')}.{format}",
-            params=params,
             suffix=f".{format}" if params else None,
         )
 
@@ -445,9 +398,9 @@ class TensorFleetClient:
     ) -> dict[str, Any]:
         """Predict ``rows`` with the model ``ref`` (e.g. ``churn@champion``): a list of dicts
         (column → value), a pandas DataFrame, a list of value lists in feature order, or
-        an MLflow scoring body (see :func:`predict_body`). Returns ``{"predictions",
-        "model": {"id", "name", "version"}, "engine"}``, plus ``classes`` and
-        ``probabilities`` (one list per row, in ``classes`` order) with ``proba`` for a
+        an MLflow scoring body (see :func:`~tensorfleet.bodies.predict_body`). Returns
+        ``{"predictions", "model": {"id", "name", "version"}, "engine"}``, plus ``classes``
+        and ``probabilities`` (one list per row, in ``classes`` order) with ``proba`` for a
         classifier. ``engine`` (``"sklearn"`` or ``"onnx"``) picks the runtime when the
         server offers more than one. NaN and pandas' missing values are sent as null."""
         data = json.dumps(predict_body(rows), allow_nan=False).encode()
@@ -473,55 +426,75 @@ class TensorFleetClient:
     def _predict(
         self, ref: str, data: bytes | IO[bytes], mimetype: str, proba: bool, engine: str | None
     ) -> dict[str, Any]:
-        params: dict[str, str] = {"proba": "true"} if proba else {}
-        if engine:
-            params["engine"] = engine
-        return self._call(
+        params = {"proba": "true" if proba else None, "engine": engine or None}
+        response = self._call(
             "POST",
-            f"/models/{_segment(ref)}/predict",
-            params=params,
+            f"/models/{segment(ref)}/predict",
+            params=without_none(params),
             data=data,
             headers={"Content-Type": mimetype},
-        ).json()
+            retry=True,  # a prediction changes nothing: safe to send again
+        )
+        return self._json(response)
 
-    # downloads
+    def list_predictions(
+        self, ref: str, limit: int | None = None, since: str | datetime | None = None
+    ) -> dict[str, Any]:
+        """The prediction log of model ``ref`` (sampled), newest first: ``items``, ``limit``."""
+        params = {"limit": limit, "since": _when(since)}
+        return self._get(f"/models/{segment(ref)}/predictions", params)
 
-    def _download(
-        self,
-        path: str,
-        to: str | Path,
-        what: str,
-        fallback_name: str,
-        params: dict[str, str] | None = None,
-        suffix: str | None = None,
-    ) -> Path:
-        """Stream ``GET path`` to ``to`` through a temporary file beside it, renamed into
-        place only once its SHA-256 matches ``X-Checksum-SHA256``."""
-        response = self._call("GET", path, params=params, stream=True)
-        with response:
-            expected = response.headers.get("X-Checksum-SHA256", "")
-            name = _attachment_name(response.headers.get("Content-Disposition", ""))
-            if suffix and name and not name.endswith(suffix):
-                raise FormatError(
-                    f"{what}: asked for a {suffix} file, the server sent {name}"
-                    " (it does not offer that format); nothing was saved."
-                )
-            target = Path(to)
-            if target.is_dir():
-                target = target / (name or Path(fallback_name).name)
-            partial = target.with_name(f".{target.name}.{uuid.uuid4().hex[:8]}.part")
-            digest = hashlib.sha256()
-            try:
-                with partial.open("wb") as out:
-                    for chunk in response.iter_content(chunk_size=CHUNK):
-                        digest.update(chunk)
-                        out.write(chunk)
-                if not expected or digest.hexdigest() != expected.lower():
-                    raise IntegrityError(
-                        f"{what}: the file's SHA-256 {digest.hexdigest()} is not the"
-                        f" announced {expected or '(none)'}; nothing was saved."
-                    )
-                partial.replace(target)
-            finally:
-                partial.unlink(missing_ok=True)
-        return target
+    def monitoring(
+        self, name: str, window: float | None = None, version: int | None = None
+    ) -> dict[str, Any]:
+        """Drift of model ``name``'s recent inputs (the last ``window`` s, default an hour)
+        against its training rows, per feature; ``version`` for one version only."""
+        params = {"window": window, "version": version}
+        return self._get(f"/models/{segment(name)}/monitoring", params)
+
+    def infer_v2(
+        self, name: str, request: Mapping[str, Any], version: int | None = None
+    ) -> dict[str, Any]:
+        """An Open Inference Protocol v2 request (``{"inputs": [{"name", "shape",
+        "datatype", "data"}, …]}``) to model ``name`` (or one ``version``)."""
+        path = f"/v2/models/{segment(name)}"
+        path += f"/versions/{segment(version)}/infer" if version is not None else "/infer"
+        response = self._call("POST", path, api=False, json=plain(request), retry=True)
+        return self._json(response)
+
+    # statistics
+
+    def statistics(self) -> dict[str, Any]:
+        """Models by algorithm and dataset, best and mean score per algorithm, jobs by status."""
+        return self._get("/statistics")
+
+    # API keys and the audit log (an admin key)
+
+    def create_key(
+        self, name: str, scopes: list[str], expires_at: str | datetime | None = None
+    ) -> dict[str, Any]:
+        """Create an API key with ``scopes`` (``read``, ``train``, ``predict``, ``admin``);
+        the answer's ``key`` is the secret, shown this once."""
+        body = {"name": name, "scopes": list(scopes), "expires_at": _when(expires_at)}
+        return self._json(self._call("POST", "/keys", json=body))
+
+    def list_keys(
+        self, include_revoked: bool = False, page: int | None = None, limit: int | None = None
+    ) -> dict[str, Any]:
+        """A page of keys, newest first (never their secrets)."""
+        params = {"include_revoked": "true" if include_revoked else None}
+        return self._get("/keys", {**params, "page": page, "limit": limit})
+
+    def get_key(self, key_id: str) -> dict[str, Any]:
+        """One key's metadata: ``id``, ``name``, ``scopes``, ``created_at``, ``expires_at``,
+        ``revoked_at``, ``created_by``."""
+        return self._get(f"/keys/{segment(key_id)}")
+
+    def revoke_key(self, key_id: str) -> None:
+        """Revoke a key: from the next request on it is refused (401)."""
+        self._call("DELETE", f"/keys/{segment(key_id)}").close()
+
+    def list_audit(self, **filters: Any) -> dict[str, Any]:
+        """A page of audit records, newest first. Filters: ``key`` (a key id), ``since``,
+        ``until`` (ISO 8601), ``status``, ``page``, ``limit``."""
+        return self._get("/audit", {k: _when(v) for k, v in filters.items()})
