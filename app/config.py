@@ -7,6 +7,8 @@ configuration table. Layers: the defaults below, then the environment (and a
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from functools import lru_cache
 from typing import Any
 
@@ -182,6 +184,16 @@ class Settings(BaseSettings):
     def protected_alias_names(self) -> frozenset[str]:
         """``PROTECTED_ALIASES`` as a set."""
         return frozenset(a.strip() for a in self.protected_aliases.split(",") if a.strip())
+
+    @property
+    def ui_secret_key(self) -> bytes:
+        """Signs the web UI's session cookie and CSRF tokens: derived from
+        ``ARTIFACT_SIGNING_KEY`` (HMAC-SHA256 over a fixed label), so there is no second
+        secret to manage, and neither reveals the other."""
+        if self.artifact_signing_key is None:
+            raise ValueError("ARTIFACT_SIGNING_KEY is required (it also keys the UI's sessions).")
+        secret = self.artifact_signing_key.get_secret_value().encode()
+        return hmac.new(secret, b"tensorfleet web ui session v1", hashlib.sha256).digest()
 
     @property
     def visibility_timeout(self) -> int:

@@ -11,6 +11,7 @@ Phases share one Redis + MongoDB and each runs on its own app tier:
   2 workers and beat, default settings: recovery_after_worker_kill (smoke: short leases)
   2 workers: search_vs_sklearn, halving_speedup (bench/search.py: searches, 2 trials at a
              time)
+  1 worker, 10,000 jobs and model versions inserted: ui_page_ms (bench/ui.py; run last)
 Exit status: 0 when every figure was measured (goals met or not), 1 if one could not be.
 """
 
@@ -19,6 +20,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import time
 import traceback
@@ -26,7 +28,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import download as download_fig
-from bench import latency, memory, recovery, search, serving, throughput, training_jobs
+from bench import latency, memory, recovery, search, serving, throughput, training_jobs, ui
 from bench.harness import Harness, Tier
 from bench.progress import Progress
 from bench.report import Figure, table, write_results
@@ -46,6 +48,7 @@ ORDER = [
     "batch_predict_efficiency",
     "search_vs_sklearn",
     "halving_speedup",
+    "ui_page_ms",
     "worker_rss_mb",
     "api_rss_mb",
     "recovery_after_worker_kill",
@@ -59,6 +62,7 @@ PHASE_STEPS = {
     "serving": (5, 0),
     "recovery": (1, 0),
     "search": (2, 0),
+    "ui": (1, 0),
 }
 Step = tuple[str, Callable[[Tier], Figure | list[Figure]]]  # (figure name, measure on a tier)
 
@@ -153,6 +157,9 @@ def run(
         searched = ("search_vs_sklearn", lambda t: search.search_vs_sklearn(t, s, p))
         halved = ("halving_speedup", lambda t: search.halving_speedup(t, s, p))
         r.in_tier(2, {}, [searched, halved])
+    if wanted("ui"):  # last: it leaves 10,000 inserted jobs and models in the store
+        paged = ("ui_page_ms", lambda t: ui.ui_page_ms(t, s, p))
+        r.in_tier(1, {}, [paged])
     return r.all() if not only else [f for n in ORDER if (f := r.figures.get(n))]
 
 
@@ -182,6 +189,8 @@ def main(argv: list[str] | None = None) -> int:
     total = sum(per_round * sizes.rounds + extra for per_round, extra in steps)
     progress = Progress(total=total, enabled=not args.no_progress)
     h = Harness(keep_data=args.keep)
+    # SIGTERM unwinds like Ctrl-C (SystemExit), so the ``finally`` below stops the stack
+    signal.signal(signal.SIGTERM, lambda signum, frame: sys.exit(128 + signum))
     try:
         progress.describe("starting Redis and MongoDB")
         h.start()

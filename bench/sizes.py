@@ -44,6 +44,11 @@ class Sizes:
     halving_rows: int = 8000  # a synthetic classification dataset (20 features)
     halving_trials: int = 27  # candidates of both (a power of the factor 3: rungs 27, 9, 3, 1)
     halving_trees: tuple[int, int] = (10, 100)  # n_estimators range, log-uniform integers
+    # ui_page_ms (bench/ui.py): the store the UI pages read
+    ui_jobs: int = 10_000
+    ui_models: int = 10_000  # model versions, over ui_model_names names
+    ui_model_names: int = 100
+    ui_requests: int = 20  # GETs per page per round
     # settings of the recovery tier: empty = the defaults the figure is about (smoke: short)
     recovery_env: tuple[tuple[str, str], ...] = ()
     budget_seconds: float = 780.0  # figures not started by then are skipped
@@ -86,6 +91,10 @@ SMOKE = Sizes(
     halving_rows=1500,
     halving_trials=9,
     halving_trees=(5, 20),
+    ui_jobs=300,
+    ui_models=300,
+    ui_model_names=10,
+    ui_requests=3,
     recovery_env=(
         ("LEASE_SECONDS", "3"),
         ("HEARTBEAT_SECONDS", "0.5"),

@@ -6,8 +6,8 @@
     GET     /health                               health.health
     GET     /ready                                health.ready
     GET     /metrics                              metrics.serve_metrics
-    GET     /                                     docs_home → /api/v1/docs/swagger/
-    GET     /api/v1/docs                          docs_home → /api/v1/docs/swagger/
+    GET     /                                     ui_home → /ui/                the web UI
+    GET     /api/v1/docs                          docs_redirect → /api/v1/docs/swagger/
     GET     /api/v1/docs/{swagger,redoc}/         interactive API docs (spectree)
     GET     /api/v1/docs/openapi.json             the OpenAPI document
     GET     /api/v1/docs/assets/<name>            docs.asset                their JS and CSS
@@ -51,9 +51,39 @@
     DELETE  /api/v1/keys/<key_id>                 keys.revoke_key           204, admin
     GET     /api/v1/audit                         audit.list_audit          admin
 
+The web UI (HTML, ``app.web``; a session cookie from its login form, CSRF on forms):
+
+    GET     /ui/login                             web.login                 asks for an API key
+    POST    /ui/login                             web.login_submit
+    POST    /ui/logout                            web.logout
+    GET     /ui/                                  web.jobs                  filters, sort, live
+    GET     /ui/jobs/new                          web.new_job               submit form, train
+    POST    /ui/jobs                              web.submit_job            train
+    GET     /ui/jobs/hyperparameters              web.hyperparameter_fields form fragment
+    GET     /ui/jobs/progress?ids=                web.jobs_progress         polled rows
+    GET     /ui/jobs/<job_id>                     web.job
+    GET     /ui/jobs/<job_id>/live                web.job_live              polled fragment
+    POST    /ui/jobs/<job_id>/cancel              web.cancel_job            train
+    GET     /ui/models                            web.models                grouped by name
+    GET     /ui/models/<ref>                      web.model                 metrics, charts
+    POST    /ui/models/<ref>/alias                web.move_alias            train, gate
+    POST    /ui/models/<ref>/predict              web.predict_row           predict
+    GET     /ui/models/<ref>/download?format=     web.download_model
+    GET     /ui/compare?ids=                      web.compare               2 to 5 models
+    GET     /ui/datasets                          web.datasets
+    POST    /ui/datasets                          web.upload_dataset        train
+    GET     /ui/datasets/<name>?version=          web.dataset               profile, rows
+    GET     /ui/searches                          web.searches
+    GET     /ui/searches/<search_id>              web.search
+    GET     /ui/searches/<search_id>/live         web.search_live           polled fragment
+    GET     /ui/static/<path:filename>            web.static                CSS, vendored htmx
+    GET     /ui/<path:unknown>                    web.not_found             HTML 404
+    POST    /ui/<path:unknown>                    web.not_found
+
 Every route needs an API key with the scope its view declares
 (``security=scope(...)``, see ``app.api.spec``) except ``/health``, ``/ready``,
-``/metrics`` and the docs: ``app.auth.guard.PUBLIC_ENDPOINTS``.
+``/metrics``, the docs and ``/``: ``app.auth.guard.PUBLIC_ENDPOINTS``. The UI's routes
+check their session instead (``app.web.session``) and mirror those scopes.
 
 Each module is one blueprint without a prefix of its own; the prefixes are set
 here, in ``BLUEPRINTS``. A test checks this table against ``app.url_map``.
@@ -101,17 +131,25 @@ BLUEPRINTS = (
 
 
 def docs_home() -> Response:
-    """``/`` and ``/api/v1/docs`` lead to the interactive API docs."""
+    """``/api/v1/docs`` leads to the interactive API docs."""
     return redirect(f"{API}/docs/swagger/")
 
 
+def ui_home() -> Response:
+    """``/`` leads to the web UI (which asks for a key first)."""
+    return redirect("/ui/")
+
+
 def register_api(app: Flask) -> None:
-    """Register blueprints, error handlers, metrics and the OpenAPI docs on ``app``."""
+    """Register blueprints, error handlers, metrics, the OpenAPI docs and the UI on ``app``."""
+    from app.web import register_web  # here: the UI's views import ``app.api.context``
+
     for blueprint, prefix in BLUEPRINTS:
         app.register_blueprint(blueprint, url_prefix=prefix or None)
     app.before_request(check_request_body)
     register_error_handlers(app)
     install_metrics(app)
     spec.register(app)
-    app.add_url_rule("/", "docs_home", docs_home)
+    app.add_url_rule("/", "ui_home", ui_home)
     app.add_url_rule(f"{API}/docs", "docs_redirect", docs_home)
+    register_web(app)

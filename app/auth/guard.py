@@ -3,7 +3,9 @@
 A route's scope is declared once, in its ``spec.validate(security=scope("train"))``
 (``app.api.spec``), so the OpenAPI document and the check cannot disagree. A
 route without a declaration needs ``admin``; only ``PUBLIC_ENDPOINTS`` answer
-without a key.
+without a key. The web UI (blueprint ``web``, under ``/ui/``) checks its own session
+cookie instead (``app.web.session``): the guard lets its routes through, and a session
+never authenticates a JSON route.
 """
 
 from __future__ import annotations
@@ -19,14 +21,18 @@ PUBLIC_ENDPOINTS = frozenset(
         "health.health",
         "health.ready",
         "metrics.serve_metrics",
-        "docs_home",
+        "ui_home",  # a redirect to /ui/, which asks for a key itself
         "docs_redirect",
         "docs.asset",
         "openapi_api/v1/docs",  # spectree's: the OpenAPI document and its two pages
         "openapi_api/v1/docs_swagger",
         "openapi_api/v1/docs_redoc",
+        "web.static",  # the UI's CSS and JS, and its login form: anyone may see them
+        "web.login",
+        "web.login_submit",
     }
 )
+SELF_GUARDED_BLUEPRINTS = frozenset({"web"})  # check their own session (app.web.session)
 _CHALLENGE = 'Bearer realm="tensorfleet"'
 
 
@@ -44,6 +50,8 @@ def _enforce() -> None:
     endpoint = request.endpoint
     if endpoint is None or request.method == "OPTIONS" or is_public(endpoint):
         return  # unmatched URLs answer 404/405 for everyone
+    if request.blueprint in SELF_GUARDED_BLUEPRINTS:
+        return
     caller = principal()
     if caller is None:
         if g.get("key_presented"):

@@ -22,6 +22,7 @@ from sklearn.model_selection import train_test_split
 from sklearn.pipeline import Pipeline
 
 from app.errors import DataError, ValidationError
+from app.ml.explain import binary_curves, feature_importances
 from app.ml.hyperparameters import validate_hyperparameters
 from app.ml.metrics import classification_metrics, regression_metrics, to_jsonable
 from app.ml.preprocessing import (
@@ -61,6 +62,10 @@ class TrainingResult:
     feature_types: dict[str, str]  # "numeric" or "categorical", as the preprocessing treats it
     holdout: pd.DataFrame  # the test split's raw features (parity checks of exported formats)
     training_profile: dict[str, dict[str, Any]]  # summary per feature of the training rows
+    # Chart data (``app.ml.explain``): binary ROC/PR curves on the test split, and
+    # importances per original feature; None when they do not apply.
+    curves: dict[str, Any] | None = None
+    feature_importances: list[dict[str, Any]] | None = None
 
 
 def library_versions() -> dict[str, str]:
@@ -100,15 +105,23 @@ def train_pipeline(
     )
     pipeline = build_pipeline(X_train, features, algorithm, task, effective, random_state)
     progress("fitting", 30)
-    metrics = _fit_and_evaluate(pipeline, task, (X_train, X_test, y_train, y_test), progress)
+    parts = (X_train, X_test, y_train, y_test)
+    metrics, y_score = _fit_and_evaluate(pipeline, task, parts, progress)
     classes = [to_jsonable(c) for c in pipeline.classes_] if task == "classification" else None
     types = {f: NUMERIC if is_numeric(X_train[f]) else CATEGORICAL for f in features}
     profile = summarize(X_train, types)
-    return TrainingResult(pipeline, metrics, features, classes, effective, types, X_test, profile)
+    curves = binary_curves(y_test, y_score, list(pipeline.classes_)) if classes else None
+    importances = feature_importances(pipeline, features)
+    return TrainingResult(
+        pipeline, metrics, features, classes, effective, types, X_test, profile, curves, importances
+    )
 
 
-def _fit_and_evaluate(pipeline: Pipeline, task: str, parts: tuple, progress: Progress) -> dict:
-    """Fit, report "evaluating", score; metrics with timing, sizes and captured warnings."""
+def _fit_and_evaluate(
+    pipeline: Pipeline, task: str, parts: tuple, progress: Progress
+) -> tuple[dict[str, Any], Any]:
+    """Fit, report "evaluating", score: metrics with timing, sizes and captured warnings,
+    and the test scores (see ``_scores``; None for regression)."""
     X_train, X_test, y_train, y_test = parts
     with warnings.catch_warnings(record=True) as fit_warnings:
         warnings.simplefilter("always")
@@ -116,13 +129,13 @@ def _fit_and_evaluate(pipeline: Pipeline, task: str, parts: tuple, progress: Pro
     progress("evaluating", 80)  # outside the capture: the caller's own warnings are not ours
     with warnings.catch_warnings(record=True) as eval_warnings:
         warnings.simplefilter("always")
-        metrics = _evaluate(pipeline, task, X_train, y_train, X_test, y_test)
+        metrics, y_score = _evaluation(pipeline, task, X_train, y_train, X_test, y_test)
     metrics.update(training_time=round(elapsed, 6), n_train=len(X_train), n_test=len(X_test))
     caught = [w for w in fit_warnings + eval_warnings if w.category not in _LIBRARY_WARNINGS]
     messages = sorted({f"{w.category.__name__}: {w.message}" for w in caught})
     if messages:
         metrics["warnings"] = messages[:MAX_WARNINGS]
-    return metrics
+    return metrics, y_score
 
 
 def build_pipeline(
@@ -209,7 +222,14 @@ def _fit(pipeline: Pipeline, X: pd.DataFrame, y: pd.Series) -> float:
 
 
 def _evaluate(pipeline: Pipeline, task: str, X_train, y_train, X_test, y_test) -> dict[str, Any]:
-    """Test metrics of a fitted pipeline (and train accuracy for classification).
+    """Test metrics of a fitted pipeline (and train accuracy for classification)."""
+    return _evaluation(pipeline, task, X_train, y_train, X_test, y_test)[0]
+
+
+def _evaluation(
+    pipeline: Pipeline, task: str, X_train, y_train, X_test, y_test
+) -> tuple[dict[str, Any], Any]:
+    """``_evaluate``'s metrics, and the test scores (``_scores``; None for regression).
 
     Each split is transformed once by the fitted preprocessing steps and the final
     estimator is called on the result: the same values as ``pipeline.predict`` etc.,
@@ -220,15 +240,16 @@ def _evaluate(pipeline: Pipeline, task: str, X_train, y_train, X_test, y_test) -
         Xt_test = preprocess.transform(X_test)
         y_pred = model.predict(Xt_test)
         if task == "regression":
-            return regression_metrics(y_test, y_pred)
+            return regression_metrics(y_test, y_pred), None
         train_accuracy = accuracy_score(y_train, model.predict(preprocess.transform(X_train)))
         y_score = _scores(model, Xt_test)
     except ValueError as exc:
         raise DataError(f"Evaluation failed on this dataset: {exc}", {}) from None
     labels = list(model.classes_)
-    return classification_metrics(
+    metrics = classification_metrics(
         y_test, y_pred, y_score, labels=labels, train_accuracy=train_accuracy
     )
+    return metrics, y_score
 
 
 def _scores(model: Any, X: Any) -> Any:

@@ -63,6 +63,20 @@ def read_dataset(db: Database, signer: Signer, doc: dict[str, Any]) -> bytes:
         raise quarantine(db, "dataset", doc, error) from None
 
 
+def preview_dataset(
+    db: Database, signer: Signer, doc: dict[str, Any], rows: int = 20
+) -> dict[str, Any]:
+    """The first ``rows`` rows of a version (read verified, as every read is) and each
+    column's count of missing values: ``{"columns", "rows", "missing"}``."""
+    frame = read_csv(read_dataset(db, signer, doc))
+    head = frame.head(rows).astype(object)
+    return {
+        "columns": [str(column) for column in frame.columns],
+        "rows": head.where(head.notna(), None).values.tolist(),
+        "missing": {str(column): int(count) for column, count in frame.isna().sum().items()},
+    }
+
+
 def delete_dataset(db: Database, name: str, version: int | None = None) -> int:
     """Delete a dataset (every version, or one); models keep its name and version.
 

@@ -127,6 +127,23 @@ def authenticate(db: Database, settings: Settings, secret: str) -> Principal | N
     return Principal(doc["_id"], doc["name"], frozenset(doc["scopes"]))
 
 
+def still_valid(db: Database, settings: Settings, key_id: str) -> tuple[Principal, str] | None:
+    """Key ``key_id``'s principal and stored hash if it is still valid (neither revoked nor
+    expired), else None: how a UI session, which keeps no secret, re-checks its key."""
+    if key_id == ENV_ADMIN:
+        env_key = settings.tensorfleet_admin_key
+        if env_key is None:
+            return None
+        principal = Principal(ENV_ADMIN, "TENSORFLEET_ADMIN_KEY", frozenset({"admin"}))
+        return principal, secret_hash(env_key.get_secret_value())
+    doc = KeyRepository(db).find(key_id)
+    if doc is None or doc["revoked_at"] is not None:
+        return None
+    if doc["expires_at"] is not None and _aware(doc["expires_at"]) <= datetime.now(UTC):
+        return None
+    return Principal(doc["_id"], doc["name"], frozenset(doc["scopes"])), doc["hash"]
+
+
 def _aware(moment: datetime) -> datetime:
     """``moment`` with a time zone (naive datetimes are UTC)."""
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

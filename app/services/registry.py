@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from pymongo.database import Database
@@ -20,13 +20,14 @@ from app.errors import ConflictError, NotFoundError, PermissionDeniedError, Vali
 from app.services.keys import Principal
 from app.storage.aliases import AliasRepository
 from app.storage.models import ModelRepository
-from app.storage.pagination import Page
+from app.storage.pagination import Page, Window
 
 NAME = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,127}"
 _REF = re.compile(rf"^(?P<name>{NAME})@(?P<selector>[A-Za-z0-9_.-]{{1,128}})$")
 _VERSION = re.compile(r"^v(?P<version>[0-9]{1,9})$")
 _ALIAS = re.compile(rf"^{NAME}$")
 MAX_TAGS, MAX_TAG_VALUE = 20, 256
+Listing = TypeVar("Listing", Page, Window)  # a page of models, counted or not
 TAG_KEY = r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$"
 
 
@@ -200,6 +201,30 @@ def search(
     limit: int,
 ) -> Page:
     """Models matching every filter, with ``aliases`` added to each."""
+    query = model_query(
+        db,
+        filters=filters,
+        alias=alias,
+        tags=tags,
+        min_score=min_score,
+        created_after=created_after,
+        created_before=created_before,
+    )
+    found = ModelRepository(db).find_page(query, sort, page, limit)
+    return with_aliases(db, found)
+
+
+def model_query(
+    db: Database,
+    *,
+    filters: dict[str, Any],
+    alias: str | None,
+    tags: dict[str, str],
+    min_score: float | None = None,
+    created_after: datetime | None = None,
+    created_before: datetime | None = None,
+) -> dict[str, Any]:
+    """The MongoDB query of ``search``'s filters (None values ignored)."""
     query = {k: v for k, v in filters.items() if v is not None}
     query.update({f"tags.{key}": value for key, value in tags.items()})
     if min_score is not None:
@@ -209,11 +234,10 @@ def search(
         query["created_at"] = created
     if alias is not None:
         query["_id"] = {"$in": AliasRepository(db).model_ids_with(alias)}
-    found = ModelRepository(db).find_page(query, sort, page, limit)
-    return with_aliases(db, found)
+    return query
 
 
-def with_aliases(db: Database, page: Page) -> Page:
+def with_aliases(db: Database, page: Listing) -> Listing:
     """``page`` with each model's current aliases under ``aliases``."""
     held = AliasRepository(db).pointing_at([m["_id"] for m in page.items])
     page.items = [{**m, "aliases": held.get(m["_id"], [])} for m in page.items]

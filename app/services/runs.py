@@ -191,6 +191,8 @@ class TrainingRun:
             "feature_types": result.feature_types,
             "training_profile": result.training_profile,
             "classes": result.classes,
+            "curves": result.curves,
+            "feature_importances": result.feature_importances,
             "formats": formats,
             **library_versions(),
         }

@@ -101,6 +101,26 @@ class DatasetRepository:
             items.append({**latest, "versions": latest["version"]})
         return Page(items=items, page=page, limit=limit, total=len(names))
 
+    def latest_page(self, page: int, limit: int, projection: dict[str, Any]) -> Page:
+        """``list_latest`` in two queries whatever the page size (the names, then every
+        version of the page's names), with only the fields of ``projection``."""
+        names = sorted(self._datasets.distinct("name"))
+        shown = names[(page - 1) * limit : page * limit]
+        newest: dict[str, dict[str, Any]] = {}
+        fields = {**projection, "name": 1, "version": 1}
+        for doc in self._datasets.find({"name": {"$in": shown}}, fields).sort("version", -1):
+            newest.setdefault(doc["name"], {**doc, "versions": doc["version"]})
+        items = [newest[name] for name in shown if name in newest]
+        return Page(items=items, page=page, limit=limit, total=len(names))
+
+    def names(self) -> list[str]:
+        """Every dataset name, sorted."""
+        return sorted(self._datasets.distinct("name"))
+
+    def version_list(self, name: str, projection: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every version of ``name``, newest first, with only the fields of ``projection``."""
+        return list(self._datasets.find({"name": name}, projection).sort("version", -1))
+
     def list_versions(self, name: str, page: int, limit: int) -> Page:
         """Every version of ``name``, newest first."""
         return find_page(self._datasets, {"name": name}, [("version", -1)], page, limit)

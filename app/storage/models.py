@@ -21,7 +21,7 @@ from pymongo.errors import DuplicateKeyError
 from app.errors import NotFoundError
 from app.storage.artifacts import ArtifactStore
 from app.storage.mongo import utcnow
-from app.storage.pagination import Page, find_page
+from app.storage.pagination import Page, Window, find_page, find_window
 from app.storage.signing import Signer
 
 SORTS = {
@@ -68,6 +68,11 @@ def new_model_document(
         "description": "",
         "created_at": utcnow(),
     }
+
+
+# Left out of model listings (a page of 100 would carry ~0.5 MB of them): the training
+# rows' summary and the ROC / precision-recall points; ``GET /models/<ref>`` has the curves.
+LISTING_OMITS = {"training_profile": 0, "curves": 0}
 
 
 def public_model(doc: dict[str, Any]) -> dict[str, Any]:
@@ -157,8 +162,9 @@ class ModelRepository:
         return [int(doc["version"]) for doc in docs]
 
     def find_page(self, query: dict[str, Any], sort: str, page: int, limit: int) -> Page:
-        """Models matching the MongoDB ``query`` in one of the ``SORTS`` orders."""
-        return find_page(self._models, query, SORTS[sort], page, limit)
+        """Models matching the MongoDB ``query`` in one of the ``SORTS`` orders, without
+        the fields only a single model's page shows (``LISTING_OMITS``)."""
+        return find_page(self._models, query, SORTS[sort], page, limit, LISTING_OMITS)
 
     def update_labels(
         self, model_id: str, tags: dict[str, str], description: str
@@ -245,3 +251,25 @@ class ModelRepository:
             }
             for row in rows
         }
+
+    def find_window(
+        self,
+        query: dict[str, Any],
+        sort: builtins.list[tuple[str, int]],
+        page: int,
+        limit: int,
+        projection: dict[str, Any] | None = None,
+    ) -> Window:
+        """A page of the models matching the MongoDB ``query`` in any ``sort`` order (e.g.
+        by a metric), with only the fields of ``projection`` (the UI: no count)."""
+        return find_window(self._models, query, sort, page, limit, projection)
+
+    def find_many(
+        self, model_ids: builtins.list[str], projection: dict[str, Any] | None = None
+    ) -> builtins.list[dict[str, Any]]:
+        """The models of ``model_ids`` that exist (one query), in no particular order."""
+        return builtins.list(self._models.find({"_id": {"$in": model_ids}}, projection))
+
+    def version_ids(self, name: str) -> builtins.list[dict[str, Any]]:
+        """``{"_id", "version"}`` of every version of model ``name``, newest first."""
+        return builtins.list(self._models.find({"name": name}, {"version": 1}).sort("version", -1))

@@ -13,6 +13,16 @@ from pymongo.errors import PyMongoError
 from app.config import Settings
 from app.errors import ServiceUnavailableError
 
+SORTABLE_METRICS = (  # indexed, so a listing sorted by one of them needs no in-memory sort
+    "test_accuracy",
+    "f1_macro",
+    "precision_macro",
+    "recall_macro",
+    "roc_auc",
+    "r2",
+    "rmse",
+    "mae",
+)
 _lock = threading.Lock()
 _clients: dict[tuple[int, str, int, int], MongoClient] = {}
 
@@ -84,6 +94,13 @@ def ensure_indexes(db: Database) -> None:
     db.predictions.create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
     db.audit.create_index([("at", DESCENDING)])
     db.audit.create_index([("key_id", ASCENDING), ("at", DESCENDING)])
+    # the web UI's filters and sort orders (app.web): jobs by kind, dataset, algorithm;
+    # models by their headline score or any of these metrics
+    for field in ("kind", "dataset", "algorithm"):
+        db.jobs.create_index([(field, ASCENDING), ("created_at", DESCENDING)])
+    db.models.create_index([("score", DESCENDING)])
+    for metric in SORTABLE_METRICS:
+        db.models.create_index([(f"metrics.{metric}", DESCENDING)])
     # GridFS's own indexes (pymongo's GridIn would create them; ArtifactStore writes directly)
     db["fs.files"].create_index([("filename", ASCENDING), ("uploadDate", ASCENDING)])
     db["fs.chunks"].create_index([("files_id", ASCENDING), ("n", ASCENDING)], unique=True)

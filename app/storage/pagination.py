@@ -1,4 +1,6 @@
-"""Page/limit pagination shared by every list endpoint."""
+"""Page/limit pagination shared by every list endpoint (``Page``, with the match count) and
+by the web UI's lists (``Window``: whether another page follows, from one extra document,
+so a page costs the same however many documents match)."""
 
 from __future__ import annotations
 
@@ -37,3 +39,28 @@ def find_page(
     total = collection.count_documents(query)
     cursor = collection.find(query, projection).sort(sort).skip((page - 1) * limit).limit(limit)
     return Page(items=list(cursor), page=page, limit=limit, total=total)
+
+
+@dataclass
+class Window:
+    """One page of documents and whether another page follows (no count of the matches)."""
+
+    items: list[dict[str, Any]]
+    page: int
+    limit: int
+    has_next: bool
+
+
+def find_window(
+    collection: Collection,
+    query: dict[str, Any],
+    sort: list[tuple[str, int]],
+    page: int,
+    limit: int,
+    projection: dict[str, Any] | None = None,
+) -> Window:
+    """Documents ``(page - 1) * limit`` onwards in ``sort`` order, reading one more than
+    ``limit`` to learn whether a next page exists (``projection`` as in ``find_page``)."""
+    skip = (page - 1) * limit
+    docs = list(collection.find(query, projection).sort(sort).skip(skip).limit(limit + 1))
+    return Window(items=docs[:limit], page=page, limit=limit, has_next=len(docs) > limit)

@@ -30,6 +30,7 @@ FIGURES = {
     "batch_predict_efficiency",
     "search_vs_sklearn",
     "halving_speedup",
+    "ui_page_ms",
     "worker_rss_mb",
     "api_rss_mb",
     "recovery_after_worker_kill",

@@ -1,4 +1,4 @@
-"""Imports flow one way: api → services → tasks, ml, storage (read from the source)."""
+"""Imports flow one way: api, web → services → tasks, ml, storage (read from the source)."""
 
 from __future__ import annotations
 
@@ -11,11 +11,29 @@ APP = Path(__file__).resolve().parents[2] / "app"
 
 # package → imports it must never make (prefix match on the imported module)
 FORBIDDEN = {
-    "app.ml": ("app.api", "app.services", "app.tasks", "app.storage", "flask", "celery", "pymongo"),
-    "app.storage": ("app.api", "app.services", "app.tasks", "app.ml", "flask", "celery", "sklearn"),
-    "app.services": ("app.api", "app.auth", "flask"),
-    "app.serving": ("app.api", "app.auth", "flask"),
-    "app.tasks": ("app.api", "app.auth", "flask"),
+    "app.ml": (
+        "app.api",
+        "app.web",
+        "app.services",
+        "app.tasks",
+        "app.storage",
+        "flask",
+        "celery",
+        "pymongo",
+    ),
+    "app.storage": (
+        "app.api",
+        "app.web",
+        "app.services",
+        "app.tasks",
+        "app.ml",
+        "flask",
+        "celery",
+        "sklearn",
+    ),
+    "app.services": ("app.api", "app.web", "app.auth", "flask"),
+    "app.serving": ("app.api", "app.web", "app.auth", "flask"),
+    "app.tasks": ("app.api", "app.web", "app.auth", "flask"),
     "app.api": ("app.auth",),  # the hooks import the API's context, never the reverse
     "app.errors": ("app.", "flask", "celery"),
     "app.statuses": ("app.", "flask", "celery", "pymongo"),

@@ -74,3 +74,13 @@ def test_a_model_file_changed_in_storage_is_refused_and_quarantined(
     assert loaded_db.audit.count_documents({"event": "integrity_failure"}) == 1
     again = client.get(f"/api/v1/models/{model_id}/download")
     assert again.status_code == 409 and "quarantined" in again.json["error"]["message"]
+
+
+def test_a_binary_model_has_its_curves_and_listings_leave_them_out(client, trained_model) -> None:
+    job = trained_model(dataset="breast_cancer", algorithm="random_forest", model_name="curvy",
+                        hyperparameters={"n_estimators": 10})  # fmt: skip
+    model = client.get(f"/api/v1/models/{job['result']['model_id']}").json
+    assert {"roc", "pr"} <= set(model["curves"]) and model["feature_importances"]
+    listed = client.get("/api/v1/models?name=curvy").json["items"]
+    assert listed[0]["model_id"] == model["model_id"] and "curves" not in listed[0]
+    assert listed[0]["feature_importances"] == model["feature_importances"]

@@ -40,8 +40,8 @@ def test_openapi_document_lists_every_endpoint(client) -> None:
     assert client.get("/api/v1/docs/swagger/").status_code == 200
 
 
-def test_root_and_docs_path_redirect_to_interactive_docs(client) -> None:
-    for path in ("/", "/api/v1/docs"):
-        response = client.get(path)
+def test_docs_path_redirects_to_interactive_docs_and_root_to_the_ui(anonymous) -> None:
+    for path, target in (("/api/v1/docs", "/api/v1/docs/swagger/"), ("/", "/ui/")):
+        response = anonymous.get(path)
         assert response.status_code == 302
-        assert response.headers["Location"] == "/api/v1/docs/swagger/"
+        assert response.headers["Location"] == target
