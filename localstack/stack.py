@@ -155,6 +155,7 @@ class LocalStack:
         }
         if self._wants("api"):
             urls["API"] = self.api_url
+            urls["Web UI"] = f"{self.api_url}/ui/ (log in with the admin key)"
             urls["API docs"] = self.api_url + DOCS_PATH
             urls["OpenAPI spec"] = self.api_url + SPEC_PATH
             key = secrets.admin_key

@@ -256,6 +256,8 @@ def test_whole_stack_serves_api_flower_and_worker_metrics(stack: LocalStack) -> 
     with requests.Session() as http:
         assert http.get(stack.api_url + "/health", headers=key, timeout=10).status_code == 200
         assert http.get(stack.urls["API docs"], headers=key, timeout=10).status_code == 200
+        ui = http.get(stack.urls["Web UI"].split()[0], timeout=10)  # no session: the login
+        assert ui.status_code == 200 and "/ui/login" in ui.url and 'name="key"' in ui.text
         spec = http.get(stack.urls["OpenAPI spec"], headers=key, timeout=10)
         assert spec.status_code == 200
         assert "openapi" in spec.json()

@@ -54,6 +54,7 @@ def test_ports_workers_and_data_dir_from_environment(tmp_path: Path) -> None:
     assert stack.log_dir == tmp_path / "data" / "logs"
     assert stack.config.mongodb_db == "tf_test"
     assert stack.urls["API docs"] == "http://127.0.0.1:18000/api/v1/docs/swagger/"
+    assert stack.urls["Web UI"].startswith("http://127.0.0.1:18000/ui/ ")
     assert stack.urls["OpenAPI spec"] == "http://127.0.0.1:18000/api/v1/docs/openapi.json"
 
 
