@@ -101,9 +101,15 @@ def download_model(ref: str) -> Response:
     """
     # A plain werkzeug Response, not a flask.Response: spectree calls get_data() on a
     # flask.Response, which would read the whole file into memory before sending it.
+    return model_file_response(ref, context.parsed().query.format)
+
+
+def model_file_response(ref: str, fmt: str) -> Response:
+    """The verified ``fmt`` file of model ``ref`` as a streamed attachment (this route's and
+    the web UI's download), its SHA-256 in ``ETag``, ``Repr-Digest`` and
+    ``X-Checksum-SHA256``."""
     db = context.db()
     model = registry.resolve(db, ref)
-    fmt = context.parsed().query.format
     download = open_download(db, context.signer(), model["_id"], context.request_id(), fmt)
     MODEL_DOWNLOADS.inc()
     return Response(

@@ -7,14 +7,13 @@ import re
 from typing import Any
 
 import pydantic
-from flask import flash, redirect, render_template, request, stream_with_context, url_for
+from flask import flash, redirect, render_template, request, url_for
 from werkzeug.wrappers import Response
 
 from app.api import context
+from app.api.models import model_file_response
 from app.errors import TensorFleetError, ValidationError
-from app.metrics import MODEL_DOWNLOADS
 from app.services import registry
-from app.services.models import open_download
 from app.services.predictions import feature_types, predict
 from app.services.registry import TAG_KEY, AliasMove
 from app.storage.aliases import AliasRepository
@@ -237,16 +236,4 @@ def download_model(ref: str) -> Response:
     fmt = request.args.get("format", "joblib")
     if fmt not in ("joblib", "onnx"):
         raise ValidationError("'format' must be joblib or onnx.", {"field": "format"})
-    db = context.db()
-    model = registry.resolve(db, ref)
-    download = open_download(db, context.signer(), model["_id"], context.request_id(), fmt)
-    MODEL_DOWNLOADS.inc()
-    return Response(
-        stream_with_context(download.chunks),
-        mimetype="application/octet-stream",
-        headers={
-            "Content-Disposition": f"attachment; filename={download.filename}",
-            "Content-Length": str(download.length),
-            "X-Checksum-SHA256": download.sha256,
-        },
-    )
+    return model_file_response(ref, fmt)

@@ -32,12 +32,10 @@ from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
-import requests
-
 from tensorfleet.bodies import plain, predict_body, segment, without_none
 from tensorfleet.downloads import save_checked
 from tensorfleet.statuses import ACTIVE, FINISHED
-from tensorfleet.transport import DEFAULT_URL, RetryPolicy, Transport
+from tensorfleet.transport import DEFAULT_URL, Transport
 
 URL_VARIABLE, KEY_VARIABLE = "TENSORFLEET_URL", "TENSORFLEET_API_KEY"
 Progress = Callable[[dict[str, Any]], Any]
@@ -57,15 +55,7 @@ class TensorFleetClient(Transport):
     ``requests.ConnectionError``) when the server cannot be reached after the retries.
     """
 
-    def __init__(
-        self,
-        base_url: str = DEFAULT_URL,
-        api_key: str | None = None,
-        session: requests.Session | None = None,
-        timeout: float = 30.0,
-        retry: RetryPolicy | None = None,
-    ) -> None:
-        super().__init__(base_url, api_key, session, timeout, retry)
+    # the constructor is Transport's: (base_url, api_key, session, timeout, retry)
 
     @classmethod
     def from_env(cls, **options: Any) -> TensorFleetClient:
