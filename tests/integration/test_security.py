@@ -71,17 +71,29 @@ def _routes() -> Iterator[tuple[str, str, str]]:
 
 
 def test_every_route_but_the_allowlist_refuses_requests_without_a_key(stack: LocalStack) -> None:
-    refused = 0
+    refused = ui_refused = 0
     for endpoint, method, path in _routes():
-        response = requests.request(method, stack.api_url + path, timeout=30)
+        url = stack.api_url + path
+        response = requests.request(method, url, timeout=30, allow_redirects=False)
         if endpoint in PUBLIC_ENDPOINTS:
             assert response.status_code != 401, (method, path)
             continue
+        if endpoint.startswith("web."):  # the UI: a browser is sent to log in, not served
+            assert response.status_code in (302, 303), (method, path, response.status_code)
+            assert response.headers["Location"].startswith("/ui/login"), (method, path)
+            response = requests.request(
+                method,
+                url,
+                timeout=30,
+                allow_redirects=False,
+                headers={"Accept": "application/json"},
+            )  # a script that takes no HTML: the API's 401
+            ui_refused += 1
         assert response.status_code == 401, (method, path, response.text)
         assert response.headers["WWW-Authenticate"].startswith("Bearer")
         assert response.json()["error"]["code"] == "unauthorized"
         refused += 1
-    assert refused >= 20
+    assert refused >= 20 and ui_refused >= 15
 
 
 ROUTE_KINDS = [
