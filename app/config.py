@@ -72,6 +72,12 @@ class Settings(BaseSettings):
         gt=0,
         description="A queued job whose message is gone from Redis this long is published again.",
     )
+    worker_queues: str = Field(
+        "training,prediction,search",
+        description="The queues a worker started without -Q consumes, comma-separated, of"
+        " training (jobs), prediction (batch predictions) and search (searches' trials):"
+        " give each pool of workers some of them to scale it on its own.",
+    )
     worker_shutdown_grace_seconds: float = Field(
         60.0,
         ge=0,

@@ -113,6 +113,12 @@ QUEUE_OLDEST_AGE = ScrapeGauge(
     ("queue",),
 )
 JOBS_BY_STATUS = ScrapeGauge("tensorfleet_jobs", "Jobs by status.", ("status",))
+QUEUE_WORK = ScrapeGauge(
+    "tensorfleet_queue_work",
+    "Jobs queued or running on the queue, from MongoDB: the autoscaling signal (a Redis list"
+    " length sees neither running jobs nor Celery's priority sub-lists).",
+    ("queue",),
+)
 
 _COLLECTORS = (
     API_REQUESTS,
@@ -131,7 +137,7 @@ _COLLECTORS = (
     MODEL_SCORE,
     JOBS_FAILED,
 )
-_SCRAPE_GAUGES = (QUEUE_DEPTH, QUEUE_OLDEST_AGE, JOBS_BY_STATUS)
+_SCRAPE_GAUGES = (QUEUE_DEPTH, QUEUE_OLDEST_AGE, JOBS_BY_STATUS, QUEUE_WORK)
 
 
 def series_name(collector: Counter | Gauge | Histogram) -> str:

@@ -26,6 +26,9 @@ class StackConfig:
     redis_port: int = 6379
     mongo_port: int = 27017
     workers: int = 2
+    # Queues per worker (``WORKER_QUEUES`` of worker ``i``, e.g. ("training", "search")); empty:
+    # every worker serves every queue. From WORKER_POOLS ("training;search,prediction").
+    worker_pools: tuple[str, ...] = ()
     metrics_port: int = 9100
     mongodb_db: str = "tensorfleet"
     redis_url: str | None = None  # an external Redis: none is started
@@ -48,9 +51,10 @@ class StackConfig:
 
     @classmethod
     def from_env(cls, environ: Mapping[str, str] | None = None, **overrides: object) -> StackConfig:
-        """Read API_PORT, FLOWER_PORT, REDIS_PORT, MONGO_PORT, WORKERS, METRICS_PORT, DATA_DIR,
-        MONGODB_DB, REDIS_URL, MONGODB_URL, FLOWER_BASIC_AUTH, TENSORFLEET_ADMIN_KEY,
-        ARTIFACT_SIGNING_KEY and REDIS_PASSWORD; ``overrides`` win. Empty values count as unset."""
+        """Read API_PORT, FLOWER_PORT, REDIS_PORT, MONGO_PORT, WORKERS, WORKER_POOLS,
+        METRICS_PORT, DATA_DIR, MONGODB_DB, REDIS_URL, MONGODB_URL, FLOWER_BASIC_AUTH,
+        TENSORFLEET_ADMIN_KEY, ARTIFACT_SIGNING_KEY and REDIS_PASSWORD; ``overrides`` win.
+        Empty values count as unset."""
         env = os.environ if environ is None else environ
         values: dict[str, object] = {}
         for var, name in [
@@ -64,6 +68,10 @@ class StackConfig:
                 values[name] = _int(env, var, 1, 65535)
         if env.get("WORKERS"):
             values["workers"] = _int(env, "WORKERS", 0, 64)
+        if env.get("WORKER_POOLS"):
+            pools = tuple(pool.strip() for pool in env["WORKER_POOLS"].split(";") if pool.strip())
+            values["worker_pools"] = pools
+            values.setdefault("workers", len(pools))
         for var, name in [("REDIS_URL", "redis_url"), ("MONGODB_URL", "mongodb_url")]:
             if env.get(var):
                 values[name] = env[var]
@@ -84,6 +92,10 @@ class StackConfig:
             if env.get(var):
                 values[name] = env[var]
         config = cls(**{**values, **overrides})  # type: ignore[arg-type]
+        if config.worker_pools and len(config.worker_pools) != config.workers:
+            raise ConfigError(
+                f"WORKER_POOLS names {len(config.worker_pools)} pools for {config.workers} workers"
+            )
         if unknown := set(config.services) - set(SERVICES):
             raise ConfigError(f"unknown services {sorted(unknown)}; known: {', '.join(SERVICES)}")
         config.check_secrets()

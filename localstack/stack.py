@@ -218,14 +218,17 @@ class LocalStack:
             self._bootstrap()
         celery = [str(self._bin("celery")), "-A", CELERY_APP]
         for i in range(self._worker_count):
-            queues = ",".join(WORKER_QUEUES)
-            argv = [*celery, "worker", "-Q", queues, "-c", "1", "--prefetch-multiplier", "1"]
+            # a pool's worker takes its queues from WORKER_QUEUES (the setting), no -Q
+            pool = cfg.worker_pools[i] if cfg.worker_pools else None
+            argv = [*celery, "worker", *([] if pool else ["-Q", ",".join(WORKER_QUEUES)])]
+            argv += ["-c", "1", "--prefetch-multiplier", "1"]
             argv += ["-n", f"worker{i}@%h", "--loglevel", "INFO"]
             self._spawn(
                 f"worker{i}",
                 argv,
                 METRICS_PORT=str(cfg.metrics_port + i),
                 WORKER_SHUTDOWN_GRACE_SECONDS=f"{cfg.worker_grace:g}",
+                **({"WORKER_QUEUES": pool} if pool else {}),
             )
         if self._wants("beat"):  # beat and the supervisor's ticks, in one small worker
             (self.data_dir / "beat").mkdir(exist_ok=True)

@@ -34,6 +34,7 @@ from app.metrics import (
     JOBS_BY_STATUS,
     QUEUE_DEPTH,
     QUEUE_OLDEST_AGE,
+    QUEUE_WORK,
 )
 from app.storage.jobs import JobRepository
 from app.tasks.celery_app import WORKER_QUEUES
@@ -49,11 +50,13 @@ class FleetCollector(Collector):
         self._queues = queues
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
-        """Queue depth, oldest queued job age (per queue) and jobs by status."""
-        depth, age, by_status = (
+        """Queue depth, oldest queued job age and queued + running jobs (per queue), and
+        jobs by status."""
+        depth, age, by_status, work = (
             QUEUE_DEPTH.family(),
             QUEUE_OLDEST_AGE.family(),
             JOBS_BY_STATUS.family(),
+            QUEUE_WORK.family(),
         )
         # A gauge whose source is down is left out, not the whole scrape: the request
         # metrics matter most while Redis or MongoDB is unreachable.
@@ -73,7 +76,10 @@ class FleetCollector(Collector):
                 )
             for status, count in jobs.count_by_status().items():
                 by_status.add_metric([status], count)
-            yield from (age, by_status)
+            active = jobs.active_by_queue()
+            for queue in self._queues:
+                work.add_metric([queue], active.get(queue, 0))
+            yield from (age, by_status, work)
         except PyMongoError as exc:
             log.warning("job gauges not collected: MongoDB: %s", exc)
 

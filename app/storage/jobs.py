@@ -254,6 +254,16 @@ class JobRepository:
         query = {"search_id": search_id, "kind": {"$in": kinds}}
         return builtins.list(self._jobs.find(query).sort("trial", 1))
 
+    def active_by_queue(self) -> dict[str, int]:
+        """How many jobs are queued or running, per queue (from the jobs' own documents, so
+        the running ones count too; one find of two fields over the active jobs)."""
+        counts: dict[str, int] = {}
+        query = {"status": {"$in": ["queued", "running"]}}
+        for job in self._jobs.find(query, {"_id": 0, "queue": 1}):
+            queue = job.get("queue") or "training"  # jobs stored before queues had names
+            counts[queue] = counts.get(queue, 0) + 1
+        return counts
+
     def oldest_queued(self, queue: str) -> dict[str, Any] | None:
         """The oldest job still waiting on ``queue``."""
         cursor = self._jobs.find({"status": "queued", "queue": queue}).sort("created_at", 1)

@@ -7,6 +7,7 @@ import tempfile
 from typing import Any
 
 from celery import Celery
+from kombu import Queue
 
 from app.config import Settings
 
@@ -23,6 +24,18 @@ TRIAL_TASK = "tensorfleet.search_trial"  # ``app.tasks.search.trial_job``
 EXPORT_TASK = "tensorfleet.export_onnx"  # ``app.tasks.export.export_model``: after training
 TASK_OF_KIND = {"train": TRAIN_TASK, "predict": PREDICT_TASK, "trial": TRIAL_TASK}
 WORKER_QUEUES = (TRAINING_QUEUE, PREDICTION_QUEUE, SEARCH_QUEUE)  # a fleet worker's default
+
+
+def worker_queues(settings: Settings) -> tuple[str, ...]:
+    """The queues of ``WORKER_QUEUES`` (the setting); ValueError naming an unknown one."""
+    names = tuple(name.strip() for name in settings.worker_queues.split(",") if name.strip())
+    unknown = [name for name in names if name not in WORKER_QUEUES]
+    if unknown or not names:
+        raise ValueError(
+            f"WORKER_QUEUES={settings.worker_queues!r}: each must be one of"
+            f" {', '.join(WORKER_QUEUES)} (unknown: {', '.join(unknown) or 'none given'})."
+        )
+    return names
 
 
 class TensorFleetCelery(Celery):
@@ -69,6 +82,8 @@ def create_celery(settings: Settings) -> TensorFleetCelery:
         },
         result_expires=settings.result_expires,
         task_default_queue=TRAINING_QUEUE,
+        # what a worker started without -Q consumes (-Q, as in compose, overrides it)
+        task_queues=[Queue(name) for name in worker_queues(settings)],
         task_routes={
             TRAIN_TASK: {"queue": TRAINING_QUEUE},
             PREDICT_TASK: {"queue": PREDICTION_QUEUE},

@@ -286,6 +286,12 @@ def test_queue_gauges_while_a_job_waits_behind_busy_workers(scenario: Scenario) 
         {"queue": queue} for queue in WORKER_QUEUES
     ]
     assert during.value("tensorfleet_queue_depth", queue="training") >= 1
+    assert [labels for labels in during.series("tensorfleet_queue_work")] == [
+        {"queue": queue} for queue in WORKER_QUEUES
+    ]
+    # the autoscaling signal: our queued job and the jobs the busy workers run
+    work = during.value("tensorfleet_queue_work", queue="training")
+    assert work >= 1 + len(scenario.cancelled_running), work
     created = datetime.fromisoformat(scenario.queued_job["created_at"].replace("Z", "+00:00"))
     ours = (datetime.now(UTC) - created).total_seconds()
     oldest = during.value("tensorfleet_queue_oldest_job_age_seconds", queue="training")

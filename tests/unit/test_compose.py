@@ -424,7 +424,8 @@ def test_worker_takes_one_training_job_at_a_time(rendered: dict) -> None:
     words = argv(rendered["worker"]["command"])
     celery = words[words.index("celery") :]
     assert celery[:4] == ["celery", "-A", "worker:celery_app", "worker"]
-    assert option(celery, "-Q") == ",".join(WORKER_QUEUES)
+    assert "-Q" not in celery  # the queues come from WORKER_QUEUES, as each pool's do
+    assert rendered["worker"]["environment"]["WORKER_QUEUES"] == ",".join(WORKER_QUEUES)
     assert option(celery, "--prefetch-multiplier") == "1"
     assert option(celery, "--concurrency") == "1"
 
@@ -533,3 +534,17 @@ def test_beat_serves_the_supervisor_queue_and_workers_hand_back_within_their_sto
     grace = int(worker["environment"]["WORKER_SHUTDOWN_GRACE_SECONDS"])
     stop = worker["stop_grace_period"]
     assert stop.endswith("m") and grace < int(stop[:-1]) * 60
+
+
+def test_each_kind_of_work_can_have_a_pool_scaled_on_its_own(compose: dict) -> None:
+    pools = render(compose, {**SAMPLE_ENV, "WORKER_QUEUES": "training"})["services"]
+    served = {name: pools[name]["environment"]["WORKER_QUEUES"] for name in pools
+              if name.startswith("worker")}  # fmt: skip
+    assert served == {"worker": "training", "worker-search": "search",
+                      "worker-prediction": "prediction"}  # fmt: skip
+    for name in ("worker-search", "worker-prediction"):
+        pool = pools[name]
+        assert pool["profiles"] == ["pools"], "started only when asked for"
+        assert pool["command"] == pools["worker"]["command"]
+        assert pool["stop_grace_period"] == pools["worker"]["stop_grace_period"]
+        assert "container_name" not in pool and "ports" not in pool  # scalable

@@ -277,3 +277,10 @@ def test_children_get_the_secrets_in_their_environment_only(
         f"user default on >{stack.redis_password} {REDIS_ACL_RULES}\n"
     )
     assert os.environ["REDIS_PASSWORD"] == "inherited-password"  # not ours to change
+
+
+def test_worker_pools_from_environment() -> None:
+    config = StackConfig.from_env({"WORKER_POOLS": "training; search,prediction"})
+    assert config.worker_pools == ("training", "search,prediction") and config.workers == 2
+    with pytest.raises(ConfigError, match="2 pools for 3 workers"):
+        StackConfig.from_env({"WORKER_POOLS": "training;search", "WORKERS": "3"})
