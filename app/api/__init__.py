@@ -21,6 +21,11 @@
     GET     /api/v1/searches/<search_id>          searches.get_search       progress, leaderboard
     GET     /api/v1/searches/<search_id>/trials   searches.list_trials      ?sort=-score
     POST    /api/v1/searches/<search_id>/cancel   searches.cancel_search    202
+    POST    /api/v1/schedules                     schedules.create_schedule 201 + Location
+    GET     /api/v1/schedules                     schedules.list_schedules  ?paused=
+    GET     /api/v1/schedules/<schedule_id>       schedules.get_schedule    with its recent runs
+    PATCH   /api/v1/schedules/<schedule_id>       schedules.update_schedule pause, resume, cron
+    DELETE  /api/v1/schedules/<schedule_id>       schedules.delete_schedule 204
     POST    /api/v1/datasets                      datasets.create_dataset   201 + Location
     GET     /api/v1/datasets                      datasets.list_datasets
     GET     /api/v1/datasets/<name>?version=      datasets.get_dataset
@@ -105,6 +110,7 @@ from app.api import (
     keys,
     models,
     predictions,
+    schedules,
     searches,
     statistics,
 )
@@ -117,6 +123,7 @@ API = "/api/v1"
 BLUEPRINTS = (
     (jobs.bp, f"{API}/jobs"),
     (searches.bp, f"{API}/searches"),
+    (schedules.bp, f"{API}/schedules"),
     (datasets.bp, f"{API}/datasets"),
     (models.bp, f"{API}/models"),
     (predictions.bp, f"{API}/models"),

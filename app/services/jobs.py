@@ -117,15 +117,17 @@ TRAINING_FIELDS |= {"random_state"}
 
 
 def submit_job(
-    db: Database, celery: Celery, request: JobRequest, redis_client: redis.Redis | None = None
+    db: Database,
+    celery: Celery,
+    request: JobRequest,
+    redis_client: redis.Redis | None = None,
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Validate ``request``, store the job and enqueue it; returns the job document."""
-    dataset = DatasetRepository(db).get(request.dataset, request.dataset_version)
-    refuse_if_quarantined("dataset", dataset)
-    if request.kind == "predict":
-        job = prediction_job(db, request, dataset)
-    else:
-        job = _training_job(request, dataset)
+    """Validate ``request``, store the job and enqueue it; returns the job document.
+
+    ``extra`` fields go into the document (a schedule's firing: its own ``_id``, so a
+    second insert of the same firing is a DuplicateKeyError, and ``schedule_id``)."""
+    job = {**new_job(db, request), **(extra or {})}
     jobs = JobRepository(db)
     jobs.insert(job)
     try:
@@ -137,6 +139,15 @@ def submit_job(
             "The job queue (Redis) is unreachable.", {"service": "redis"}
         ) from exc
     return job
+
+
+def new_job(db: Database, request: JobRequest) -> dict[str, Any]:
+    """The job document of ``request``, validated whole (nothing is stored)."""
+    dataset = DatasetRepository(db).get(request.dataset, request.dataset_version)
+    refuse_if_quarantined("dataset", dataset)
+    if request.kind == "predict":
+        return prediction_job(db, request, dataset)
+    return _training_job(request, dataset)
 
 
 def _training_job(request: JobRequest, dataset: dict[str, Any]) -> dict[str, Any]:

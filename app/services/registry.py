@@ -109,8 +109,10 @@ def move_alias(
     move: AliasMove,
     who: Principal | None,
     protected: frozenset[str],
+    reason: str | None = None,
 ) -> dict[str, Any]:
-    """Point ``name@alias`` at version ``move.version``; returns the alias."""
+    """Point ``name@alias`` at version ``move.version``; returns the alias (``reason`` is
+    kept in the alias history)."""
     check_alias_name(alias)
     if alias in protected and not (who and who.allows("admin")):
         raise PermissionDeniedError(
@@ -123,12 +125,14 @@ def move_alias(
         raise NotFoundError(f"Model '{name}' has no version {move.version}.", {"model": name})
     current = aliases.find(name, alias)
     if move.gate is not None and current is not None:
-        _check_gate(move.gate, candidate, models.find(current["model_id"]))
-    _before, now = aliases.move(name, alias, candidate, who.key_id if who else None)
+        check_gate(move.gate, candidate, models.find(current["model_id"]))
+    _before, now = aliases.move(name, alias, candidate, who.key_id if who else None, reason)
     return now
 
 
-def _check_gate(gate: Gate, candidate: dict[str, Any], incumbent: dict[str, Any] | None) -> None:
+def check_gate(gate: Gate, candidate: dict[str, Any], incumbent: dict[str, Any] | None) -> None:
+    """ConflictError naming both scores if ``candidate`` fails ``gate`` against ``incumbent``
+    (ValidationError if the metric is not a number of both); nothing without an incumbent."""
     if incumbent is None:
         return
     new, old = candidate["metrics"].get(gate.metric), incumbent["metrics"].get(gate.metric)

@@ -113,8 +113,24 @@ def submit_search(
     redis_client: redis.Redis | None = None,
     who: Principal | None = None,
     protected: frozenset[str] = frozenset(),
+    extra: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
-    """Validate ``request`` whole, store the search and queue its first trials."""
+    """Validate ``request`` whole, store the search and queue its first trials (``extra``
+    fields in the search document, as in ``submit_job``)."""
+    repo = SearchRepository(db)
+    doc = {**new_search(db, request, who, protected), **(extra or {})}
+    repo.insert(doc)
+    advance(db, celery, redis_client, doc["_id"])
+    return repo.get(doc["_id"])
+
+
+def new_search(
+    db: Database,
+    request: SearchRequest,
+    who: Principal | None = None,
+    protected: frozenset[str] = frozenset(),
+) -> dict[str, Any]:
+    """The search document of ``request``, validated whole (nothing is stored)."""
     dataset = DatasetRepository(db).get(request.dataset, request.dataset_version)
     refuse_if_quarantined("dataset", dataset)
     target = request.target or dataset["target"]
@@ -153,11 +169,7 @@ def submit_search(
     }
     if request.strategy == "halving":
         search["halving"] = (request.halving or HalvingOptions()).model_dump()
-    repo = SearchRepository(db)
-    doc = new_search_document(search, tried, total, rungs)
-    repo.insert(doc)
-    advance(db, celery, redis_client, doc["_id"])
-    return repo.get(doc["_id"])
+    return new_search_document(search, tried, total, rungs)
 
 
 def _plan(
@@ -373,6 +385,8 @@ def _finish(
         queue=TRAINING_QUEUE,
     )
     refit.update(_id=f"{search['_id']}-refit", search_id=search["_id"], role="refit")
+    if search.get("schedule_id"):
+        refit["schedule_id"] = search["schedule_id"]
     searches.set_refit(search["_id"], refit["_id"], _public_best(best))
     try:
         jobs.insert(refit)

@@ -12,6 +12,8 @@ beat processes at once, changes nothing more than running it once:
   is published again. Jobs waiting in a long backlog are in the set: untouched.
 - ``collect_orphans``: model uploads whose run can no longer commit them (job
   ended, another attempt owns it, or its lease expired) are deleted.
+- ``fire_due`` and ``decide_promotions`` (``app.services.schedules``): scheduled
+  retraining, each firing claimed by its key, each promotion decided once.
 """
 
 from __future__ import annotations
@@ -29,6 +31,7 @@ from app.config import Settings
 from app.services.exports import queue_export
 from app.services.jobs import publish
 from app.services.outcomes import JobOutcomes
+from app.services.schedules import decide_promotions, fire_due
 from app.services.searches import advance
 from app.statuses import FINISHED
 from app.storage.jobs import JobRepository
@@ -53,6 +56,8 @@ class TickReport:
     orphans_removed: int = 0
     searches_moved: int = 0
     exports_queued: int = 0
+    schedules_fired: int = 0
+    promotions_decided: int = 0
 
     def as_dict(self) -> dict[str, int]:
         """The counts, for logs and the task result."""
@@ -67,6 +72,8 @@ def tick(db: Database, redis_client: redis.Redis, celery: Celery, settings: Sett
     collect_orphans(db, settings, report)
     advance_searches(db, redis_client, celery, report)
     queue_pending_exports(db, celery, settings, report)
+    report.schedules_fired = fire_due(db, redis_client, celery, settings)
+    report.promotions_decided = decide_promotions(db)
     if any(report.as_dict().values()):
         log.info("supervisor: %s", report.as_dict())
     return report

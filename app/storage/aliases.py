@@ -43,9 +43,15 @@ class AliasRepository:
         return found
 
     def move(
-        self, name: str, alias: str, model: dict[str, Any], by: str | None
+        self,
+        name: str,
+        alias: str,
+        model: dict[str, Any],
+        by: str | None,
+        reason: str | None = None,
     ) -> tuple[dict[str, Any] | None, dict[str, Any]]:
-        """Point ``name@alias`` at ``model``; returns (the alias before, the alias now)."""
+        """Point ``name@alias`` at ``model``; returns (the alias before, the alias now).
+        ``reason`` (e.g. a schedule's promotion rule) goes into the history record."""
         now = utcnow()
         fields = {"name": name, "alias": alias, "version": model["version"],
                   "model_id": model["_id"], "updated_at": now, "updated_by": by}  # fmt: skip
@@ -55,8 +61,17 @@ class AliasRepository:
             upsert=True,
             return_document=ReturnDocument.BEFORE,
         )
-        self._record(name, alias, before, model["version"], by)
+        self._record(name, alias, before, model["version"], by, reason)
         return before, {"_id": f"{name}@{alias}", **fields}
+
+    def keep(
+        self, name: str, alias: str, candidate_version: int, by: str | None, reason: str
+    ) -> None:
+        """Record a decision not to move ``name@alias`` to ``candidate_version`` (a promotion
+        rule's gate refused it): the history shows every decision, not only the moves."""
+        current = self.find(name, alias)
+        self._record(name, alias, current, current["version"] if current else None, by, reason,
+                     kept=candidate_version)  # fmt: skip
 
     def remove(self, name: str, alias: str, by: str | None) -> dict[str, Any] | None:
         """Delete ``name@alias``; the alias it was, or None if there was none."""
@@ -70,18 +85,28 @@ class AliasRepository:
         return find_page(self._history, {"name": name}, [("at", -1), ("_id", -1)], page, limit)
 
     def _record(
-        self, name: str, alias: str, before: dict[str, Any] | None, to: int | None, by: str | None
+        self,
+        name: str,
+        alias: str,
+        before: dict[str, Any] | None,
+        to: int | None,
+        by: str | None,
+        reason: str | None = None,
+        kept: int | None = None,
     ) -> None:
-        self._history.insert_one(
-            {
-                "name": name,
-                "alias": alias,
-                "from_version": before["version"] if before else None,
-                "to_version": to,
-                "by": by,
-                "at": utcnow(),
-            }
-        )
+        event = {
+            "name": name,
+            "alias": alias,
+            "from_version": before["version"] if before else None,
+            "to_version": to,
+            "by": by,
+            "at": utcnow(),
+        }
+        if reason is not None:
+            event["reason"] = reason
+        if kept is not None:
+            event["declined_version"] = kept  # a decision to keep the alias where it was
+        self._history.insert_one(event)
 
 
 def public_alias(doc: dict[str, Any]) -> dict[str, Any]:
@@ -93,4 +118,6 @@ def public_alias(doc: dict[str, Any]) -> dict[str, Any]:
 def public_alias_event(doc: dict[str, Any]) -> dict[str, Any]:
     """A history record as the API shows it."""
     fields = ("name", "alias", "from_version", "to_version", "by", "at")
-    return {f: doc.get(f) for f in fields}
+    event = {f: doc.get(f) for f in fields}
+    extra = {f: doc[f] for f in ("reason", "declined_version") if doc.get(f) is not None}
+    return {**event, **extra}

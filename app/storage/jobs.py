@@ -117,6 +117,7 @@ def new_trial_job_document(
         "n_resources": n_resources,
         "keep": keep,
         "threads": threads,
+        **({"schedule_id": search["schedule_id"]} if search.get("schedule_id") else {}),
         **_lifecycle(),
     }
 

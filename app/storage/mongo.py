@@ -92,6 +92,10 @@ def ensure_indexes(db: Database) -> None:
     db.predictions.create_index([("model_id", ASCENDING), ("at", DESCENDING)])
     db.predictions.create_index([("model_name", ASCENDING), ("at", DESCENDING)])
     db.predictions.create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
+    db.schedules.create_index([("name", ASCENDING)], unique=True)
+    db.schedules.create_index([("paused", ASCENDING), ("next_run_at", ASCENDING)])
+    db.schedule_runs.create_index([("schedule_id", ASCENDING), ("scheduled_for", DESCENDING)])
+    db.schedule_runs.create_index([("outcome", ASCENDING), ("fired_at", ASCENDING)])
     db.audit.create_index([("at", DESCENDING)])
     db.audit.create_index([("key_id", ASCENDING), ("at", DESCENDING)])
     # the web UI's filters and sort orders (app.web): jobs by kind, dataset, algorithm;

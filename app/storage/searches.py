@@ -78,6 +78,10 @@ class SearchRepository:
         """Store a new search."""
         self._searches.insert_one(search)
 
+    def find(self, search_id: str) -> dict[str, Any] | None:
+        """The search, or None."""
+        return self._searches.find_one({"_id": search_id})
+
     def get(self, search_id: str) -> dict[str, Any]:
         """The search; NotFoundError if absent."""
         doc = self._searches.find_one({"_id": search_id})

@@ -452,6 +452,41 @@ class TensorFleetClient(Transport):
         response = self._call("POST", path, api=False, json=plain(request), retry=True)
         return self._json(response)
 
+    # scheduled retraining
+
+    def create_schedule(
+        self,
+        name: str,
+        cron: str,
+        job: dict[str, Any],
+        timezone: str = "UTC",
+        promote: dict[str, Any] | None = None,
+        trigger: str = "always",
+        paused: bool = False,
+    ) -> dict[str, Any]:
+        """Retrain on a cron: ``job`` is a training job or a search (with a ``strategy``)
+        request; ``promote`` ``{"alias", "metric", "min_delta"}`` moves the alias to a new
+        version that passes the gate; ``trigger="drift"`` fires only when inputs drifted."""
+        body = {"name": name, "cron": cron, "timezone": timezone, "job": job,
+                "promote": promote, "trigger": trigger, "paused": paused}  # fmt: skip
+        return self._json(self._call("POST", "/schedules", json=body))
+
+    def list_schedules(self, **filters: Any) -> dict[str, Any]:
+        """A page of schedules by name (``paused``, ``page``, ``limit``)."""
+        return self._get("/schedules", filters)
+
+    def get_schedule(self, schedule_id: str) -> dict[str, Any]:
+        """One schedule with its recent firings (``runs``)."""
+        return self._get(f"/schedules/{segment(schedule_id)}")
+
+    def update_schedule(self, schedule_id: str, **changes: Any) -> dict[str, Any]:
+        """``paused=True`` pauses, ``False`` resumes; ``cron=`` or ``timezone=`` re-times."""
+        return self._json(self._call("PATCH", f"/schedules/{segment(schedule_id)}", json=changes))
+
+    def delete_schedule(self, schedule_id: str) -> None:
+        """Delete a schedule (its jobs and models stay)."""
+        self._call("DELETE", f"/schedules/{segment(schedule_id)}").close()
+
     # statistics
 
     def statistics(self) -> dict[str, Any]:

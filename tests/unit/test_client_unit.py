@@ -240,6 +240,12 @@ def test_the_client_has_a_method_for_every_route_of_the_api(
     assert fleet.list_searches(limit=5)["total"] >= 1
     assert fleet.search_trials(search["search_id"])["total"] == 2
     assert fleet.cancel_search(search["search_id"])["status"] == "cancelled"
+    # schedules
+    made = fleet.create_schedule("nightly", "0 3 * * *", {"dataset": "iris", "algorithm": "knn"})
+    assert fleet.get_schedule(made["schedule_id"])["runs"] == []
+    assert fleet.list_schedules(paused=False)["total"] == 1
+    assert fleet.update_schedule(made["schedule_id"], paused=True)["paused"] is True
+    assert fleet.delete_schedule(made["schedule_id"]) is None
     fleet.delete_model(model_id)
 
     urls = app.url_map.bind("tensorfleet.test")
