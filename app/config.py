@@ -166,6 +166,12 @@ class Settings(BaseSettings):
     prediction_log_batch: int = Field(
         200, ge=1, le=10_000, description="Records the prediction log inserts at a time."
     )
+    drift_max_rows: int = Field(
+        100_000,
+        ge=30,
+        le=10_000_000,
+        description="Newest logged input rows a drift check compares with the training rows.",
+    )
     batch_predict_chunk_rows: int = Field(
         50_000, ge=100, le=10_000_000, description="Rows a batch prediction job scores at a time."
     )

@@ -11,6 +11,7 @@ Phases share one Redis + MongoDB and each runs on its own app tier:
   2 workers and beat, default settings: recovery_after_worker_kill (smoke: short leases)
   2 workers: search_vs_sklearn, halving_speedup (bench/search.py: searches, 2 trials at a
              time)
+  1 worker, 100,000 prediction records inserted: drift_check_seconds (bench/drift.py)
   1 worker, 10,000 jobs and model versions inserted: ui_page_ms (bench/ui.py; run last)
 Exit status: 0 when every figure was measured (goals met or not), 1 if one could not be.
 """
@@ -28,6 +29,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench import download as download_fig
+from bench import drift as drift_fig
 from bench import latency, memory, recovery, search, serving, throughput, training_jobs, ui
 from bench.harness import Harness, Tier
 from bench.progress import Progress
@@ -49,6 +51,7 @@ ORDER = [
     "search_vs_sklearn",
     "halving_speedup",
     "ui_page_ms",
+    "drift_check_seconds",
     "worker_rss_mb",
     "api_rss_mb",
     "recovery_after_worker_kill",
@@ -62,6 +65,7 @@ PHASE_STEPS = {
     "serving": (5, 0),
     "recovery": (1, 0),
     "search": (2, 0),
+    "drift": (1, 0),
     "ui": (1, 0),
 }
 Step = tuple[str, Callable[[Tier], Figure | list[Figure]]]  # (figure name, measure on a tier)
@@ -157,6 +161,9 @@ def run(
         searched = ("search_vs_sklearn", lambda t: search.search_vs_sklearn(t, s, p))
         halved = ("halving_speedup", lambda t: search.halving_speedup(t, s, p))
         r.in_tier(2, {}, [searched, halved])
+    if wanted("drift"):
+        drifted = ("drift_check_seconds", lambda t: drift_fig.drift_check_seconds(h, t, s, p))
+        r.in_tier(1, {}, [drifted])
     if wanted("ui"):  # last: it leaves 10,000 inserted jobs and models in the store
         paged = ("ui_page_ms", lambda t: ui.ui_page_ms(t, s, p))
         r.in_tier(1, {}, [paged])

@@ -49,6 +49,11 @@ class Sizes:
     ui_models: int = 10_000  # model versions, over ui_model_names names
     ui_model_names: int = 100
     ui_requests: int = 20  # GETs per page per round
+    # drift_check_seconds (bench/drift.py): logged rows against a synthetic training set
+    drift_reference_rows: int = 20_000  # rows of the dataset (80 % train the model)
+    drift_features: int = 20
+    drift_rows: int = 100_000  # one-row prediction records in the log
+    drift_requests: int = 5  # GETs per round
     # settings of the recovery tier: empty = the defaults the figure is about (smoke: short)
     recovery_env: tuple[tuple[str, str], ...] = ()
     budget_seconds: float = 780.0  # figures not started by then are skipped
@@ -95,6 +100,9 @@ SMOKE = Sizes(
     ui_models=300,
     ui_model_names=10,
     ui_requests=3,
+    drift_reference_rows=2_000,
+    drift_rows=2_000,
+    drift_requests=2,
     recovery_env=(
         ("LEASE_SECONDS", "3"),
         ("HEARTBEAT_SECONDS", "0.5"),

@@ -42,6 +42,7 @@
     POST    /api/v1/models/<ref>/predict          predictions.predict_rows  MLflow formats, CSV
     GET     /api/v1/models/<ref>/predictions      predictions.list_predictions  the log
     GET     /api/v1/models/<name>/monitoring      predictions.model_monitoring  drift
+    GET     /api/v1/models/<ref>/drift?since=&until=  models.model_drift  inputs vs training rows
     GET     /v2/health/ready                      inference_v2.server_ready Open Inference v2
     GET     /v2/models/<name>                     inference_v2.model_metadata
     GET     /v2/models/<name>/ready               inference_v2.model_ready

@@ -14,6 +14,7 @@ from app.api.schemas import (
     AliasListQuery,
     AliasMove,
     DownloadQuery,
+    DriftQuery,
     ErrorBody,
     ModelListQuery,
     ModelPatch,
@@ -21,6 +22,7 @@ from app.api.schemas import (
 from app.api.spec import scope, spec
 from app.metrics import MODEL_DOWNLOADS, MODEL_LISTINGS
 from app.services import registry
+from app.services.drift import drift_report
 from app.services.models import open_download
 from app.storage.aliases import AliasRepository, public_alias, public_alias_event
 from app.storage.models import public_model
@@ -122,6 +124,28 @@ def model_file_response(ref: str, fmt: str) -> Response:
             "Repr-Digest": download.digest_header,
             "X-Checksum-SHA256": download.sha256,
         },
+    )
+
+
+@bp.get("/<ref>/drift")
+@spec.validate(
+    query=DriftQuery,
+    resp=Spec(HTTP_400=ErrorBody, HTTP_404=ErrorBody, HTTP_409=ErrorBody),
+    tags=["models"],
+    security=scope("read"),
+)
+def model_drift(ref: str) -> dict:
+    """Drift of a version's logged prediction inputs (`?since=&until=`, default the last 24
+    h; the newest `DRIFT_MAX_ROWS` rows) from its training rows, per feature: `{"drift",
+    "features": {<column>: {"test", "statistic", "p_value" | "distance", "threshold",
+    "drift", "psi"}}, "window": {"since", "until", "rows"}, "reference": {"dataset",
+    "version", "rows", "split"}}`. Statistical tests (KS, chi-squared, Z) on a training set
+    of at most 1,000 rows, distances (Wasserstein, Jensen-Shannon; 0.1) on a larger one;
+    the dataset drifts when at least half its features do. Fewer than 30 logged rows: 409
+    `not_enough_data`."""
+    query = context.parsed().query
+    return drift_report(
+        context.db(), context.signer(), context.settings(), ref, query.since, query.until
     )
 
 

@@ -85,6 +85,16 @@ class DownloadQuery(BaseModel):
     format: Literal["joblib", "onnx"] = "joblib"
 
 
+class DriftQuery(BaseModel):
+    """``?since=&until=`` (ISO 8601; naive times are UTC): the window of logged prediction
+    inputs a drift check reads (default: the 24 hours up to now)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    since: datetime | None = None
+    until: datetime | None = None
+
+
 class AliasListQuery(PageQuery):
     """``?history=true``: the append-only history instead of the current aliases."""
 

@@ -4,7 +4,8 @@ The answer is ``{"predictions", "model": {"id", "name", "version"}, "engine"}``,
 ``classes`` and ``probabilities`` when asked for a classifier's probabilities. The
 engine is ONNX Runtime where the model's ONNX copy passed parity at training, else
 scikit-learn; ``engine=`` overrides. Nothing the caller sent is echoed back in an error.
-Each answered request is recorded in the prediction log (sampled, written off-thread).
+Each answered request is recorded in the prediction log (sampled, written off-thread), its
+first rows' inputs also as columns for drift checks (``app.storage.predictions``).
 """
 
 from __future__ import annotations
@@ -29,6 +30,7 @@ from app.serving.inputs import Checked, Table, check_columns
 from app.serving.loader import load_verified_model, load_verified_onnx
 from app.serving.prediction_log import ROWS_PER_RECORD, PredictionLog
 from app.storage.datasets import DatasetRepository
+from app.storage.predictions import INPUT_COLUMNS
 from app.storage.signing import Signer
 
 log = logging.getLogger(__name__)
@@ -170,6 +172,10 @@ def _log(
             entry["rows"] = rows.count
             entry["inputs"] = rows.records(ROWS_PER_RECORD)
             entry["outputs"] = answer["predictions"][:ROWS_PER_RECORD]
+            # the same rows as columns, for drift checks (stored in input blocks, not here)
+            entry[INPUT_COLUMNS] = {
+                f: values[:ROWS_PER_RECORD].copy() for f, values in rows.arrays.items()
+            }
         serving.log.record(entry)
     except Exception:  # the log must never fail a prediction
         log.exception("prediction log: could not queue a record")

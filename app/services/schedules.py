@@ -295,11 +295,12 @@ def _drifted(
 ) -> tuple[bool, str]:
     """Whether the schedule's model drifted since its last firing, and why not if not."""
     from app.services.drift import drift_report  # a schedule with a drift trigger only
+    from app.storage.signing import Signer
 
     promote = schedule.get("promote") or {}
     ref = f"{schedule['model_name']}@{promote.get('alias') or 'latest'}"
     try:
-        report = drift_report(db, settings, ref)
+        report = drift_report(db, Signer.from_settings(settings), settings, ref)
     except TensorFleetError as error:
         return False, f"no drift check of {ref}: {error.message}"
     if report["drift"]:

@@ -442,6 +442,19 @@ class TensorFleetClient(Transport):
         params = {"window": window, "version": version}
         return self._get(f"/models/{segment(name)}/monitoring", params)
 
+    def drift(
+        self, ref: str, since: str | datetime | None = None, until: str | datetime | None = None
+    ) -> dict[str, Any]:
+        """Whether model ``ref``'s logged inputs between ``since`` and ``until`` (ISO 8601 or
+        datetimes; default the last 24 hours) drifted from its training rows: ``{"drift",
+        "drifted_features", "checked_features", "share", "method", "features": {column:
+        {"type", "test", "statistic", "p_value" or "distance", "threshold", "drift",
+        "psi"}}, "window": {"since", "until", "rows", "truncated"}, "reference":
+        {"dataset", "version", "rows", "split"}}``. An :class:`APIError` 409
+        ``not_enough_data`` when fewer than 30 rows were logged in the window."""
+        params = {"since": _when(since), "until": _when(until)}
+        return self._get(f"/models/{segment(ref)}/drift", params)
+
     def infer_v2(
         self, name: str, request: Mapping[str, Any], version: int | None = None
     ) -> dict[str, Any]:

@@ -439,3 +439,51 @@ def predictions_table(answer: dict[str, Any]) -> RenderableType:
     if answer.get("engine"):
         said += f", engine {answer['engine']}"
     return Group(grid, Text(""), Text(said, style="dim"))
+
+
+METHODS = {"tests": "statistical tests", "distances": "distances"}  # a drift check's method
+
+
+def drift_table(answer: dict[str, Any]) -> RenderableType:
+    """A drift check: one line per feature (type, the test or distance that decided, its
+    statistic, p-value or distance, threshold, PSI, verdict), then the dataset's verdict, the
+    window and the reference."""
+    rows: list[list[Cell]] = []
+    for name, feature in (answer.get("features") or {}).items():
+        drifted = feature.get("drift")
+        verdict = "-" if drifted is None else ("drift" if drifted else "no")
+        rows.append(
+            [
+                name,
+                feature.get("type") or "-",
+                feature.get("test") or str(feature.get("reason") or "-"),
+                number(feature.get("statistic")),
+                number(feature.get("p_value", feature.get("distance"))),
+                number(feature.get("threshold")),
+                number(feature.get("psi")),
+                Text(verdict, style="bold red" if drifted else ""),
+            ]
+        )
+    headers = ["feature", "type", "test", "statistic", "p / distance", "threshold", "psi",
+               "drift"]  # fmt: skip
+    grid = table(headers, rows, right=(3, 4, 5, 6), cut=(0, 2))
+    drifted, checked = answer.get("drifted_features", 0), answer.get("checked_features", 0)
+    said = "yes" if answer.get("drift") else "no"
+    summary = Text(
+        f"drift: {said} ({drifted} of {checked} features drifted;"
+        f" the dataset drifts from a share of {answer.get('drift_share', 0.5):g})",
+        style="bold red" if answer.get("drift") else "bold",
+    )
+    window, reference = answer.get("window") or {}, answer.get("reference") or {}
+    rows_seen = f"{window.get('rows', 0)} logged rows"
+    if window.get("truncated"):
+        rows_seen += f" (the newest {window.get('max_rows')})"
+    model = answer.get("model") or {}
+    lines = [
+        f"model {model_ref(model.get('name'), model.get('version'))},"
+        f" {METHODS.get(str(answer.get('method')), '-')} on {rows_seen}"
+        f" from {when(window.get('since'))} to {when(window.get('until'))}",
+        f"reference: {dataset_ref(reference.get('dataset'), reference.get('version'))},"
+        f" {reference.get('rows', '-')} rows ({reference.get('split', '-')})",
+    ]
+    return Group(grid, Text(""), summary, *(Text(line, style="dim") for line in lines))

@@ -31,6 +31,7 @@ FIGURES = {
     "search_vs_sklearn",
     "halving_speedup",
     "ui_page_ms",
+    "drift_check_seconds",
     "worker_rss_mb",
     "api_rss_mb",
     "recovery_after_worker_kill",

@@ -226,6 +226,9 @@ def test_the_client_has_a_method_for_every_route_of_the_api(
     assert fleet.predict("flowers@batch", [ROW])["predictions"] == ["setosa"]
     assert "items" in fleet.list_predictions("flowers@batch", limit=5)
     assert isinstance(fleet.monitoring("flowers", window=60), dict)
+    with pytest.raises(APIError) as too_few:  # one logged row: not enough for a drift check
+        fleet.drift("flowers@batch", since="2026-01-01T00:00:00Z")
+    assert (too_few.value.status, too_few.value.code) == (409, "not_enough_data")
     fleet.remove_alias("flowers", "batch")
     # keys and the audit log
     key = fleet.create_key("ci", ["read"])
@@ -487,6 +490,25 @@ def test_cli_predicts_json_rows_bodies_and_csv(fleet, flowers, tmp_path) -> None
     assert lines[0].split() == ["row", "prediction", "p(setosa)", "p(versicolor)", "p(virginica)"]
     assert lines[1].split()[:2] == ["0", "setosa"] and lines[2].split()[:2] == ["1", "virginica"]
     assert lines[-1].startswith("model flowers@v2 (id ")
+
+
+def test_cli_drift_prints_a_row_per_feature_and_the_verdict(fleet, flowers, app) -> None:
+    iris = pd.read_csv(Path(__file__).resolve().parents[2] / "datasets" / "iris.csv")
+    rows = iris.drop(columns="species").sample(60, random_state=0).to_dict("records")
+    fleet.predict("flowers@v1", rows)
+    app.extensions["tensorfleet.prediction_log"].flush()
+    window = ("--since", "2020-01-01T00:00:00Z", "--until", "2999-01-01T00:00:00Z")
+    lines = run_cli(fleet, "drift", "flowers@v1", *window).stdout
+    table = lines.splitlines()
+    assert table[0].split() == ["feature", "type", "test", "statistic", "p", "/", "distance",
+                                "threshold", "psi", "drift"]  # fmt: skip
+    assert table[1].split()[:3] == ["petal_length", "numeric", "ks"]  # the API sorts keys
+    assert "drift: no (0 of 4 features drifted" in lines
+    assert "60 logged rows" in lines and "reference: iris v1, 120 rows (train)" in lines
+    answer = json.loads(run_json(fleet, "drift", "flowers@v1").stdout)
+    assert answer["drift"] is False and answer["window"]["rows"] == 60
+    refused = run_cli(fleet, "drift", "flowers@v1", "--since", "tomorrow")
+    assert refused.exit_code == 2 and "validation_error" in refused.stderr
 
 
 def test_cli_errors_are_one_line_with_an_exit_status(fleet, flowers, tmp_path, loaded_db) -> None:

@@ -11,6 +11,7 @@ tensorfleet alias ls iris_rf --history     # alias rm iris_rf staging
 tensorfleet predict iris_rf@champion --json rows.json --proba      # or --csv rows.csv
 tensorfleet predict-batch iris_rf@champion iris --wait --output predictions.csv
 tensorfleet download iris_rf@champion model.joblib                 # or --format onnx
+tensorfleet drift iris_rf@champion --since 2026-12-01T00:00:00Z     # inputs vs training rows
 tensorfleet upload churn.csv --name churn --target churned
 tensorfleet search start iris knn --strategy grid --space '{"n_neighbors": [1, 5, 15]}' --wait
 tensorfleet --json models                  # any command: the API's answer as JSON
@@ -41,7 +42,17 @@ import click
 import requests
 
 from tensorfleet._version import __version__
-from tensorfleet.cli import algorithms, datasets, fleet, jobs, keys, models, predictions, searches
+from tensorfleet.cli import (
+    algorithms,
+    datasets,
+    drift,
+    fleet,
+    jobs,
+    keys,
+    models,
+    predictions,
+    searches,
+)
 from tensorfleet.cli.common import (
     EXIT_API_ERROR,
     EXIT_DOWNLOAD_REFUSED,
@@ -192,6 +203,7 @@ for _command in (
     models.delete,
     models.alias,
     predictions.predict,
+    drift.drift,
     searches.search,
     keys.keys,
     fleet.statistics,

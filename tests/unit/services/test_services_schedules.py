@@ -193,3 +193,14 @@ def test_an_alias_moved_by_hand_is_the_incumbent_the_rule_compares_with(
     assert decide_promotions(loaded_db) == 1  # v1 against itself: equal passes a 0 delta
     (run,) = ScheduleRepository(loaded_db).recent_runs(schedule["_id"])
     assert run["promotion"]["decision"] == "moved" and run["job_id"] == done["_id"]
+
+
+def test_a_drift_trigger_skips_the_firing_while_the_inputs_have_not_drifted(
+    loaded_db, redis, celery, settings, run_job
+) -> None:
+    schedule = _create(loaded_db, trigger="drift")
+    at = schedule["next_run_at"]
+    assert fire_due(loaded_db, redis, celery, settings, at) == 0  # no model yet: no check
+    (run,) = ScheduleRepository(loaded_db).recent_runs(schedule["_id"])
+    assert run["outcome"] == "skipped" and "no drift check of iris_nightly@latest" in run["reason"]
+    assert _jobs_of(loaded_db, schedule["_id"]) == []
