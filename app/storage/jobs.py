@@ -249,11 +249,17 @@ class JobRepository:
             counts[row["_id"]] = row["n"]
         return counts
 
-    def of_search(self, search_id: str, include_refit: bool = False) -> builtins.list[dict]:
-        """The trial jobs of a search in trial order (and its refit job, if asked)."""
+    def of_search(
+        self,
+        search_id: str,
+        include_refit: bool = False,
+        projection: dict[str, Any] | None = None,
+    ) -> builtins.list[dict]:
+        """The trial jobs of a search in trial order (and its refit job, if asked), with
+        only the fields of ``projection`` if given."""
         kinds = ["trial", "train"] if include_refit else ["trial"]
         query = {"search_id": search_id, "kind": {"$in": kinds}}
-        return builtins.list(self._jobs.find(query).sort("trial", 1))
+        return builtins.list(self._jobs.find(query, projection).sort("trial", 1))
 
     def active_by_queue(self) -> dict[str, int]:
         """How many jobs are queued or running, per queue (from the jobs' own documents, so
@@ -292,13 +298,6 @@ class JobRepository:
         """A page of the jobs matching the MongoDB ``query`` in ``sort`` order, with only
         the fields of ``projection`` (the UI's lists: no count of the matches)."""
         return find_window(self._jobs, query, sort, page, limit, projection)
-
-    def trials(
-        self, search_id: str, projection: dict[str, Any], limit: int
-    ) -> builtins.list[dict[str, Any]]:
-        """Up to ``limit`` trials of a search in trial order, with only ``projection``."""
-        query = {"search_id": search_id, "kind": "trial"}
-        return builtins.list(self._jobs.find(query, projection).sort("trial", 1).limit(limit))
 
     def find_many(
         self, job_ids: builtins.list[str], projection: dict[str, Any] | None = None

@@ -17,7 +17,6 @@ from app.web.params import choice, page_and_limit, text
 
 STATUSES = ("running", "succeeded", "failed", "cancelled")
 STRATEGIES = ("grid", "random", "halving", "bayesian")
-MAX_TRIALS = 1000  # a search runs at most this many
 TRIAL_FIELDS = dict.fromkeys(("trial", "status", "params", "rung", "result"), 1)
 
 
@@ -52,7 +51,7 @@ def _described(search_id: str) -> dict[str, Any]:
 def search(search_id: str) -> str:
     """One search: progress, best trial, leaderboard, score against each parameter."""
     described = _described(search_id)
-    trials = JobRepository(context.db()).trials(search_id, TRIAL_FIELDS, MAX_TRIALS)
+    trials = JobRepository(context.db()).of_search(search_id, projection=TRIAL_FIELDS)
     return render_template(
         "searches/detail.html", search=described, charts=param_charts(described, trials)
     )
