@@ -12,8 +12,11 @@ import hmac
 from functools import lru_cache
 from typing import Any
 
-from pydantic import Field, SecretStr, field_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+QUEUE_NAME = r"^[A-Za-z0-9][A-Za-z0-9_.:-]{0,99}$"  # a Redis key Celery can route to
+SUPERVISOR_QUEUE = "supervisor"  # the supervisor's ticks: served by the beat process itself
 
 
 class Settings(BaseSettings):
@@ -72,10 +75,21 @@ class Settings(BaseSettings):
         gt=0,
         description="A queued job whose message is gone from Redis this long is published again.",
     )
+    training_queue: str = Field(
+        "training",
+        pattern=QUEUE_NAME,
+        description="The queue of training jobs (and their ONNX exports).",
+    )
+    search_queue: str = Field(
+        "search", pattern=QUEUE_NAME, description="The queue of searches' trials."
+    )
+    prediction_queue: str = Field(
+        "prediction", pattern=QUEUE_NAME, description="The queue of batch prediction jobs."
+    )
     worker_queues: str = Field(
-        "training,prediction,search",
-        description="The queues a worker started without -Q consumes, comma-separated, of"
-        " training (jobs), prediction (batch predictions) and search (searches' trials):"
+        "",
+        description="The queues a worker started without -Q consumes, comma-separated,"
+        " among TRAINING_QUEUE, PREDICTION_QUEUE and SEARCH_QUEUE (empty: all three):"
         " give each pool of workers some of them to scale it on its own.",
     )
     worker_shutdown_grace_seconds: float = Field(
@@ -191,6 +205,17 @@ class Settings(BaseSettings):
 
         parse_many(value)  # ValueError for a malformed limit
         return value
+
+    @model_validator(mode="after")
+    def _distinct_queues(self) -> Settings:
+        """Each kind of work has a queue of its own, none the supervisor's."""
+        names = [self.training_queue, self.search_queue, self.prediction_queue]
+        if len(set(names)) < len(names) or SUPERVISOR_QUEUE in names:
+            raise ValueError(
+                "TRAINING_QUEUE, SEARCH_QUEUE and PREDICTION_QUEUE must be three different"
+                f" names, none of them {SUPERVISOR_QUEUE!r} (given: {', '.join(names)})."
+            )
+        return self
 
     @property
     def protected_alias_names(self) -> frozenset[str]:

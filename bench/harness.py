@@ -34,7 +34,7 @@ from celery import Celery
 
 from app.config import Settings
 from app.statuses import FINISHED
-from app.tasks.celery_app import TRAINING_QUEUE, create_celery
+from app.tasks.celery_app import TensorFleetCelery, create_celery
 from localstack import LocalStack, StackConfig, free_ports
 from localstack.config import PROJECT_DIR
 
@@ -233,17 +233,18 @@ def worker_hosts(celery: Celery) -> list[str]:
 
 
 def set_consuming_workers(
-    celery: Celery, count: int | None, hosts: list[str] | None = None
+    celery: TensorFleetCelery, count: int | None, hosts: list[str] | None = None
 ) -> None:
     """Let the first ``count`` of ``hosts`` consume the training queue (None: all of them)."""
     hosts = worker_hosts(celery) if hosts is None else hosts
+    queue = celery.settings.training_queue
     if count is not None and len(hosts) < count:
         raise BenchError(f"{count} workers needed, {len(hosts)} answer")
     for i, host in enumerate(hosts):
         if count is None or i < count:
-            celery.control.add_consumer(TRAINING_QUEUE, destination=[host], reply=True)
+            celery.control.add_consumer(queue, destination=[host], reply=True)
         else:
-            celery.control.cancel_consumer(TRAINING_QUEUE, destination=[host], reply=True)
+            celery.control.cancel_consumer(queue, destination=[host], reply=True)
 
 
 # -- the API as a client sees it ---------------------------------------------------------

@@ -12,7 +12,7 @@ from bson import ObjectId
 from flask import Flask
 
 from app.config import get_settings
-from app.tasks.celery_app import TRAIN_TASK, TRAINING_QUEUE, create_celery
+from app.tasks.celery_app import TRAIN_TASK, create_celery
 
 celery = create_celery(get_settings())
 train_model = celery.signature(TRAIN_TASK)  # by name, as the API sends it: no task code here
@@ -27,5 +27,10 @@ def submit() -> tuple[dict[str, str], int]:
     channel of every task sent, work the API does not do.
     """
     job_id = str(ObjectId())
-    train_model.apply_async(args=[job_id], task_id=job_id, queue=TRAINING_QUEUE, ignore_result=True)
+    train_model.apply_async(
+        args=[job_id],
+        task_id=job_id,
+        queue=celery.settings.training_queue,
+        ignore_result=True,
+    )
     return {"job_id": job_id}, 202

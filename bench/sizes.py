@@ -108,5 +108,6 @@ SMOKE = Sizes(
         ("HEARTBEAT_SECONDS", "0.5"),
         ("SUPERVISOR_INTERVAL_SECONDS", "1"),
     ),
-    budget_seconds=180.0,
+    # every phase starts its own tiers (~10 s each on two shared cores): ~3-4 min in all
+    budget_seconds=420.0,
 )

@@ -20,7 +20,7 @@ from pathlib import Path
 
 import requests
 
-from app.tasks.celery_app import TRAINING_QUEUE, create_celery
+from app.tasks.celery_app import create_celery
 from bench.baselines import MinimalApp, child_pids, rss_mib, tree_cpu_seconds
 from bench.harness import BenchError, Harness, Tier
 from bench.progress import Progress
@@ -96,10 +96,12 @@ def purge(h: Harness, tier: Tier, tries: int = 10) -> int:
             for _ in range(tries):
                 dropped += celery.control.purge()
                 time.sleep(0.2)
-                if not queued(TRAINING_QUEUE):
+                if not queued(tier.settings.training_queue):
                     break
             else:
-                raise BenchError(f"{queued(TRAINING_QUEUE)} messages still queued after purges")
+                raise BenchError(
+                    f"{queued(tier.settings.training_queue)} messages still queued after purges"
+                )
     finally:
         celery.close()
     h.mongo().jobs.delete_many({"model_name": MODEL_NAME})

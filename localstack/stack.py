@@ -28,7 +28,7 @@ import redis
 import requests
 from pymongo.errors import PyMongoError
 
-from app.tasks.celery_app import WORKER_QUEUES
+from app.config import SUPERVISOR_QUEUE
 from localstack.config import StackConfig
 from localstack.credentials import StackSecrets, redis_config, resolve
 from localstack.process import (
@@ -218,9 +218,9 @@ class LocalStack:
             self._bootstrap()
         celery = [str(self._bin("celery")), "-A", CELERY_APP]
         for i in range(self._worker_count):
-            # a pool's worker takes its queues from WORKER_QUEUES (the setting), no -Q
-            pool = cfg.worker_pools[i] if cfg.worker_pools else None
-            argv = [*celery, "worker", *([] if pool else ["-Q", ",".join(WORKER_QUEUES)])]
+            # a worker takes its queues from WORKER_QUEUES (the setting; empty: all), no -Q
+            pool = cfg.worker_pools[i] if cfg.worker_pools else ""
+            argv = [*celery, "worker"]
             argv += ["-c", "1", "--prefetch-multiplier", "1"]
             argv += ["-n", f"worker{i}@%h", "--loglevel", "INFO"]
             self._spawn(
@@ -228,11 +228,11 @@ class LocalStack:
                 argv,
                 METRICS_PORT=str(cfg.metrics_port + i),
                 WORKER_SHUTDOWN_GRACE_SECONDS=f"{cfg.worker_grace:g}",
-                **({"WORKER_QUEUES": pool} if pool else {}),
+                WORKER_QUEUES=pool,
             )
         if self._wants("beat"):  # beat and the supervisor's ticks, in one small worker
             (self.data_dir / "beat").mkdir(exist_ok=True)
-            argv = [*celery, "worker", "-B", "-Q", "supervisor", "-c", "1", "-n", "beat@%h"]
+            argv = [*celery, "worker", "-B", "-Q", SUPERVISOR_QUEUE, "-c", "1", "-n", "beat@%h"]
             argv += ["--schedule", str(self.data_dir / "beat" / "schedule"), "--loglevel", "INFO"]
             self._spawn("beat", argv, METRICS_PORT="0")
         if self._wants("api"):

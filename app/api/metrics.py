@@ -37,7 +37,7 @@ from app.metrics import (
     QUEUE_WORK,
 )
 from app.storage.jobs import JobRepository
-from app.tasks.celery_app import WORKER_QUEUES
+from app.tasks.celery_app import FleetQueues
 
 log = logging.getLogger(__name__)
 bp = Blueprint("metrics", __name__)
@@ -46,7 +46,7 @@ bp = Blueprint("metrics", __name__)
 class FleetCollector(Collector):
     """Scrape-time gauges of the queue and the jobs, read from Redis and MongoDB."""
 
-    def __init__(self, queues: tuple[str, ...] = WORKER_QUEUES) -> None:
+    def __init__(self, queues: tuple[str, ...]) -> None:
         self._queues = queues
 
     def collect(self) -> Iterator[GaugeMetricFamily]:
@@ -96,7 +96,7 @@ def serve_metrics() -> Response:
     else:
         body = generate_latest(REGISTRY)
     fleet = CollectorRegistry()
-    fleet.register(FleetCollector())
+    fleet.register(FleetCollector(FleetQueues.of(context.settings()).all))
     return Response(body + generate_latest(fleet), mimetype=CONTENT_TYPE_LATEST)
 
 

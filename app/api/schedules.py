@@ -40,7 +40,7 @@ def create_schedule() -> tuple[dict, int, dict]:
         context.db(),
         context.parsed().json,
         context.principal(),
-        context.settings().protected_alias_names,
+        context.settings(),
     )
     location = url_for("schedules.get_schedule", schedule_id=schedule["_id"])
     return public_schedule(schedule, []), 201, {"Location": location}

@@ -14,7 +14,6 @@ import logging
 from typing import Any, Literal
 
 import redis
-from celery import Celery
 from kombu.exceptions import OperationalError
 from pydantic import (
     BaseModel,
@@ -40,7 +39,7 @@ from app.storage.jobs import JobRepository, new_job_document, new_prediction_job
 from app.storage.leases import JobLeases
 from app.storage.models import ModelRepository
 from app.storage.published import mark_published
-from app.tasks.celery_app import PREDICTION_QUEUE, TASK_OF_KIND, TRAINING_QUEUE
+from app.tasks.celery_app import TASK_OF_KIND, FleetQueues, TensorFleetCelery
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +117,7 @@ TRAINING_FIELDS |= {"random_state"}
 
 def submit_job(
     db: Database,
-    celery: Celery,
+    celery: TensorFleetCelery,
     request: JobRequest,
     redis_client: redis.Redis | None = None,
     extra: dict[str, Any] | None = None,
@@ -127,7 +126,7 @@ def submit_job(
 
     ``extra`` fields go into the document (a schedule's firing: its own ``_id``, so a
     second insert of the same firing is a DuplicateKeyError, and ``schedule_id``)."""
-    job = {**new_job(db, request), **(extra or {})}
+    job = {**new_job(db, request, FleetQueues.of(celery.settings)), **(extra or {})}
     jobs = JobRepository(db)
     jobs.insert(job)
     try:
@@ -141,16 +140,17 @@ def submit_job(
     return job
 
 
-def new_job(db: Database, request: JobRequest) -> dict[str, Any]:
-    """The job document of ``request``, validated whole (nothing is stored)."""
+def new_job(db: Database, request: JobRequest, queues: FleetQueues) -> dict[str, Any]:
+    """The job document of ``request`` on its kind's queue, validated whole (nothing is
+    stored)."""
     dataset = DatasetRepository(db).get(request.dataset, request.dataset_version)
     refuse_if_quarantined("dataset", dataset)
     if request.kind == "predict":
-        return prediction_job(db, request, dataset)
-    return _training_job(request, dataset)
+        return prediction_job(db, request, dataset, queues.prediction)
+    return _training_job(request, dataset, queues.training)
 
 
-def _training_job(request: JobRequest, dataset: dict[str, Any]) -> dict[str, Any]:
+def _training_job(request: JobRequest, dataset: dict[str, Any], queue: str) -> dict[str, Any]:
     """The training job document of ``request``, every field validated."""
     assert request.algorithm is not None  # JobRequest checks it for kind "train"
     target = request.target or dataset["target"]
@@ -171,11 +171,13 @@ def _training_job(request: JobRequest, dataset: dict[str, Any]) -> dict[str, Any
         task=profile["task"],
         test_size=request.test_size,
         random_state=request.random_state,
-        queue=TRAINING_QUEUE,
+        queue=queue,
     )
 
 
-def prediction_job(db: Database, request: JobRequest, dataset: dict[str, Any]) -> dict[str, Any]:
+def prediction_job(
+    db: Database, request: JobRequest, dataset: dict[str, Any], queue: str
+) -> dict[str, Any]:
     """The batch prediction job of ``request``: the model resolved and pinned to a version,
     and the dataset checked to hold every feature the model needs."""
     assert request.model is not None  # JobRequest checks it for kind "predict"
@@ -190,11 +192,13 @@ def prediction_job(db: Database, request: JobRequest, dataset: dict[str, Any]) -
             {"field": "dataset", "missing": missing, "expected": list(model["features"])},
         )
     return new_prediction_job_document(
-        model=model, dataset=dataset, proba=request.proba, queue=PREDICTION_QUEUE
+        model=model, dataset=dataset, proba=request.proba, queue=queue
     )
 
 
-def publish(celery: Celery, job: dict[str, Any], redis_client: redis.Redis | None) -> None:
+def publish(
+    celery: TensorFleetCelery, job: dict[str, Any], redis_client: redis.Redis | None
+) -> None:
     """Send the training message of ``job`` (task id = job id, JSON, the job's queue) and
     note it in the published set (``app.storage.published``)."""
     celery.send_task(
@@ -216,7 +220,7 @@ def publish(celery: Celery, job: dict[str, Any], redis_client: redis.Redis | Non
 
 
 def hand_back(
-    db: Database, celery: Celery, redis_client: redis.Redis, job_id: str, attempt: int
+    db: Database, celery: TensorFleetCelery, redis_client: redis.Redis, job_id: str, attempt: int
 ) -> bool:
     """Give a running job back to the queue now (its worker is stopping): True if it was."""
     if not JobLeases(db).hand_back(job_id, attempt):
@@ -229,7 +233,7 @@ def hand_back(
 
 
 def requeue_lost_run(
-    db: Database, celery: Celery, redis_client: redis.Redis, job_id: str, node: str
+    db: Database, celery: TensorFleetCelery, redis_client: redis.Redis, job_id: str, node: str
 ) -> bool:
     """Requeue a job whose pool process died on worker ``node`` (it counts as an attempt),
     so another run starts it at once instead of after its lease expires."""
@@ -274,7 +278,7 @@ def get_job(db: Database, redis_client: redis.Redis, job_id: str, wait: float = 
 
 
 def cancel_job(
-    db: Database, redis_client: redis.Redis, celery: Celery, job_id: str
+    db: Database, redis_client: redis.Redis, celery: TensorFleetCelery, job_id: str
 ) -> dict[str, Any]:
     """Cancel a job: a queued one ends at once; a running one is flagged and its process
     stopped. ConflictError if it had already ended; returns the job."""

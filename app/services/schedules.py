@@ -23,7 +23,6 @@ from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import redis
-from celery import Celery
 from croniter import croniter
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo.database import Database
@@ -48,6 +47,7 @@ from app.storage.jobs import JobRepository
 from app.storage.models import ModelRepository
 from app.storage.schedules import ScheduleRepository
 from app.storage.searches import SearchRepository
+from app.tasks.celery_app import FleetQueues, TensorFleetCelery
 
 log = logging.getLogger(__name__)
 STUCK_AFTER = timedelta(seconds=60)  # a claimed firing not settled this long is finished again
@@ -96,13 +96,14 @@ class SchedulePatch(BaseModel):
 
 # -- creation and changes ---------------------------------------------------------------------
 def create_schedule(
-    db: Database, request: ScheduleRequest, who: Principal | None, protected: frozenset[str]
+    db: Database, request: ScheduleRequest, who: Principal | None, settings: Settings
 ) -> dict[str, Any]:
     """Validate the cron, the time zone, the job (as its own route would) and the promotion
     rule; store the schedule with its first slot to come."""
     zone = _zone(request.timezone)
     _check_cron(request.cron)
-    kind, task, model_name = _check_job(db, request.job, who, protected)
+    protected = settings.protected_alias_names
+    kind, task, model_name = _check_job(db, request.job, who, settings)
     if request.promote is not None:
         check_alias_name(request.promote.alias)
         if request.promote.alias in protected and not (who and who.allows("admin")):
@@ -162,18 +163,20 @@ def _check_cron(cron: str) -> None:
 
 
 def _check_job(
-    db: Database, body: dict[str, Any], who: Principal | None, protected: frozenset[str]
+    db: Database, body: dict[str, Any], who: Principal | None, settings: Settings
 ) -> tuple[str, str, str]:
     """``(kind, task, model_name)`` of a schedule's job, validated as its route would."""
     if "strategy" in body:
         search_request = _field("job", lambda: SearchRequest.model_validate(body))
-        doc = _field("job", lambda: new_search(db, search_request, who, protected))
+        doc = _field(
+            "job", lambda: new_search(db, search_request, who, settings.protected_alias_names)
+        )
         return "search", doc["task"], doc["model_name"]
     job_request = _field("job", lambda: JobRequest.model_validate(body))
     if job_request.kind != "train":
         raise ValidationError("A schedule retrains: its job is a training job or a search.",
                               {"field": "job.kind", "value": job_request.kind})  # fmt: skip
-    doc = _field("job", lambda: new_job(db, job_request))
+    doc = _field("job", lambda: new_job(db, job_request, FleetQueues.of(settings)))
     return "train", doc["task"], doc["model_name"]
 
 
@@ -210,7 +213,7 @@ def latest_slot(cron: str, zone: ZoneInfo, now: datetime) -> datetime:
 def fire_due(
     db: Database,
     redis_client: redis.Redis | None,
-    celery: Celery,
+    celery: TensorFleetCelery,
     settings: Settings,
     now: datetime | None = None,
 ) -> int:
@@ -249,7 +252,7 @@ def _find(repo: ScheduleRepository, schedule_id: str) -> dict[str, Any] | None:
 def _submit(
     db: Database,
     redis_client: redis.Redis | None,
-    celery: Celery,
+    celery: TensorFleetCelery,
     settings: Settings,
     schedule: dict[str, Any],
     run: dict[str, Any],

@@ -24,7 +24,6 @@ from datetime import timedelta
 from typing import Any, Literal
 
 import redis
-from celery import Celery
 from pydantic import BaseModel, ConfigDict, Field
 from pymongo.database import Database
 from pymongo.errors import DuplicateKeyError
@@ -44,7 +43,7 @@ from app.storage.datasets import DatasetRepository
 from app.storage.jobs import JobRepository, new_job_document, new_trial_job_document
 from app.storage.mongo import utcnow
 from app.storage.searches import SearchRepository, new_search_document, public_search
-from app.tasks.celery_app import SEARCH_QUEUE, TRAINING_QUEUE
+from app.tasks.celery_app import TensorFleetCelery
 
 log = logging.getLogger(__name__)
 LEADERBOARD = 10
@@ -108,7 +107,7 @@ class SearchRequest(BaseModel):
 
 def submit_search(
     db: Database,
-    celery: Celery,
+    celery: TensorFleetCelery,
     request: SearchRequest,
     redis_client: redis.Redis | None = None,
     who: Principal | None = None,
@@ -233,7 +232,7 @@ def _check_promote(alias: str, who: Principal | None, protected: frozenset[str])
 
 
 def advance(
-    db: Database, celery: Celery, redis_client: redis.Redis | None, search_id: str
+    db: Database, celery: TensorFleetCelery, redis_client: redis.Redis | None, search_id: str
 ) -> dict[str, Any] | None:
     """Move search ``search_id`` forward: launch trials up to ``parallelism``, refit the best
     once every trial ended, end the search once the refit ended. Safe to call any time,
@@ -306,7 +305,11 @@ def _told(params: dict[str, Any], trial: dict[str, Any] | None) -> bayesian.Told
 
 
 def _launch(
-    db: Database, celery: Celery, redis_client: redis.Redis | None, search: dict, index: int
+    db: Database,
+    celery: TensorFleetCelery,
+    redis_client: redis.Redis | None,
+    search: dict,
+    index: int,
 ) -> bool:
     """Queue candidate ``index`` (once); whether its trial is in flight now. When the
     search (or a halving rung) has fewer candidates than ``parallelism`` slots, each
@@ -328,13 +331,13 @@ def _launch(
         algorithm = get_algorithm(search["algorithm"])
         effective = validate_hyperparameters(algorithm, search["task"], params, data=data)
     except ValidationError as error:  # a Bayesian candidate whose values do not go together
-        job = new_trial_job_document(search, index, params, SEARCH_QUEUE, **options)
+        job = new_trial_job_document(search, index, params, celery.settings.search_queue, **options)
         failed = {"type": "validation", "message": error.message, "details": error.details}
         job.update(status="failed", error=failed, finished_at=utcnow())
         with contextlib.suppress(DuplicateKeyError):
             jobs.insert(job)
         return False
-    job = new_trial_job_document(search, index, effective, SEARCH_QUEUE, **options)
+    job = new_trial_job_document(search, index, effective, celery.settings.search_queue, **options)
     try:
         jobs.insert(job)
     except DuplicateKeyError:
@@ -347,7 +350,7 @@ def _launch(
 
 def _finish(
     db: Database,
-    celery: Celery,
+    celery: TensorFleetCelery,
     redis_client: redis.Redis | None,
     search: dict[str, Any],
     trials: list[dict[str, Any]],
@@ -382,7 +385,7 @@ def _finish(
         task=search["task"],
         test_size=search["test_size"],
         random_state=search["random_state"],
-        queue=TRAINING_QUEUE,
+        queue=celery.settings.training_queue,
     )
     refit.update(_id=f"{search['_id']}-refit", search_id=search["_id"], role="refit")
     if search.get("schedule_id"):
@@ -493,7 +496,7 @@ def trials_page(db: Database, search_id: str, sort: str, page: int, limit: int) 
 
 
 def cancel_search(
-    db: Database, redis_client: redis.Redis, celery: Celery, search_id: str
+    db: Database, redis_client: redis.Redis, celery: TensorFleetCelery, search_id: str
 ) -> dict[str, Any]:
     """Stop a search: queued and running trials are cancelled, finished ones are kept."""
     searches = SearchRepository(db)
@@ -511,7 +514,7 @@ def cancel_search(
 
 
 def _cancel_quietly(
-    db: Database, redis_client: redis.Redis | None, celery: Celery, job_id: str
+    db: Database, redis_client: redis.Redis | None, celery: TensorFleetCelery, job_id: str
 ) -> None:
     try:
         if redis_client is not None:

@@ -24,7 +24,6 @@ from datetime import timedelta
 from typing import Any
 
 import redis
-from celery import Celery
 from pymongo.database import Database
 
 from app.config import Settings
@@ -41,6 +40,7 @@ from app.storage.mongo import utcnow
 from app.storage.published import unpublished
 from app.storage.searches import SearchRepository
 from app.storage.uploads import UploadRepository
+from app.tasks.celery_app import TensorFleetCelery
 
 log = logging.getLogger(__name__)
 
@@ -64,7 +64,9 @@ class TickReport:
         return asdict(self)
 
 
-def tick(db: Database, redis_client: redis.Redis, celery: Celery, settings: Settings) -> TickReport:
+def tick(
+    db: Database, redis_client: redis.Redis, celery: TensorFleetCelery, settings: Settings
+) -> TickReport:
     """Run every check once."""
     report = TickReport()
     recover_expired(db, redis_client, celery, report)
@@ -80,7 +82,7 @@ def tick(db: Database, redis_client: redis.Redis, celery: Celery, settings: Sett
 
 
 def recover_expired(
-    db: Database, redis_client: redis.Redis, celery: Celery, report: TickReport
+    db: Database, redis_client: redis.Redis, celery: TensorFleetCelery, report: TickReport
 ) -> None:
     """Finish, cancel or requeue every running job whose lease has expired."""
     leases, models = JobLeases(db), ModelRepository(db)
@@ -102,7 +104,11 @@ def recover_expired(
 
 
 def republish_lost(
-    db: Database, redis_client: redis.Redis, celery: Celery, settings: Settings, report: TickReport
+    db: Database,
+    redis_client: redis.Redis,
+    celery: TensorFleetCelery,
+    settings: Settings,
+    report: TickReport,
 ) -> None:
     """Publish again the queued jobs whose message Redis no longer has."""
     cutoff = utcnow() - timedelta(seconds=settings.republish_after_seconds)
@@ -115,7 +121,7 @@ def republish_lost(
 
 
 def advance_searches(
-    db: Database, redis_client: redis.Redis, celery: Celery, report: TickReport
+    db: Database, redis_client: redis.Redis, celery: TensorFleetCelery, report: TickReport
 ) -> None:
     """Advance every running search (a trial whose end did not advance it: a hard time
     limit, a worker lost after the trial ended, a cancelled trial)."""
@@ -132,7 +138,7 @@ def _position(search: dict[str, Any] | None) -> tuple[Any, ...]:
 
 
 def queue_pending_exports(
-    db: Database, celery: Celery, settings: Settings, report: TickReport
+    db: Database, celery: TensorFleetCelery, settings: Settings, report: TickReport
 ) -> None:
     """Queue again the ONNX export of models still pending (a lost message, a dead worker)."""
     cutoff = utcnow() - timedelta(seconds=settings.republish_after_seconds)

@@ -92,6 +92,9 @@ def ensure_indexes(db: Database) -> None:
     db.predictions.create_index([("model_id", ASCENDING), ("at", DESCENDING)])
     db.predictions.create_index([("model_name", ASCENDING), ("at", DESCENDING)])
     db.predictions.create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
+    # logged inputs as column blocks (app.storage.predictions.InputBlocks), for drift
+    db.prediction_inputs.create_index([("model_id", ASCENDING), ("last_at", DESCENDING)])
+    db.prediction_inputs.create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
     db.schedules.create_index([("name", ASCENDING)], unique=True)
     db.schedules.create_index([("paused", ASCENDING), ("next_run_at", ASCENDING)])
     db.schedule_runs.create_index([("schedule_id", ASCENDING), ("scheduled_for", DESCENDING)])

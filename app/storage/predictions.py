@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from bson import Binary, ObjectId
-from pymongo import ASCENDING, DESCENDING
+from pymongo import DESCENDING
 from pymongo.database import Database
 from pymongo.errors import PyMongoError
 
@@ -51,7 +51,6 @@ _BLOCK_FIELDS = {"_id": 1, "rows": 1, "last_at": 1, "features": 1, "at": 1, "col
                  "replaces": 1}  # fmt: skip
 _OPEN: OrderedDict[tuple[str, str, str], tuple[str, int, float]] = OrderedDict()
 _OPEN_LIMIT = 1000  # models whose open block a process remembers
-_INDEXED: set[tuple[int, str, int]] = set()
 
 Column = np.ndarray | tuple[list[str], np.ndarray]  # float64 values, or (levels, codes)
 
@@ -120,7 +119,7 @@ class InputBlocks:
 
     def __init__(self, db: Database) -> None:
         self._blocks = db.prediction_inputs
-        self._db_key = (os.getpid(), db.name, id(db.client))
+        self._db_name = db.name
 
     def append(self, records: Sequence[dict[str, Any]]) -> None:
         """Add the ``input_columns`` of ``records`` (each with ``model_id``, ``at`` and
@@ -129,10 +128,6 @@ class InputBlocks:
         for record in records:
             if record.get(INPUT_COLUMNS):
                 by_model.setdefault(record["model_id"], []).append(record)
-        if by_model and self._db_key not in _INDEXED:
-            self._blocks.create_index([("model_id", ASCENDING), ("last_at", DESCENDING)])
-            self._blocks.create_index([("expires_at", ASCENDING)], expireAfterSeconds=0)
-            _INDEXED.add(self._db_key)
         for group in by_model.values():
             features = list(group[0][INPUT_COLUMNS])
             self._append(features, [r for r in group if list(r[INPUT_COLUMNS]) == features])
@@ -141,7 +136,7 @@ class InputBlocks:
         first = group[0]
         chunk = _chunk(features, group)
         expires = max(r["expires_at"] for r in group)
-        key = (_writer(), self._db_key[1], first["model_id"])
+        key = (_writer(), self._db_name, first["model_id"])
         replaces, opened = None, _OPEN.pop(key, None)
         if opened is not None and (extended := self._extend(opened, chunk)) is not None:
             chunk, replaces, old_expiry = extended

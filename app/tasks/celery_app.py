@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import os
 import tempfile
+from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery
 from kombu import Queue
 
-from app.config import Settings
+from app.config import SUPERVISOR_QUEUE, Settings
 
-TRAINING_QUEUE = "training"
-PREDICTION_QUEUE = "prediction"  # batch prediction jobs
-SEARCH_QUEUE = "search"  # hyperparameter searches' trials
-SUPERVISOR_QUEUE = "supervisor"  # the supervisor's ticks: served by the beat process itself
 SUPERVISE_TASK = "tensorfleet.supervise"
 # The wire name of ``app.tasks.train.train_job``; kept as first released, so messages
 # already queued by an older API still find their task.
@@ -23,19 +20,43 @@ PREDICT_TASK = "tensorfleet.predict_batch"  # ``app.tasks.predict.predict_job``
 TRIAL_TASK = "tensorfleet.search_trial"  # ``app.tasks.search.trial_job``
 EXPORT_TASK = "tensorfleet.export_onnx"  # ``app.tasks.export.export_model``: after training
 TASK_OF_KIND = {"train": TRAIN_TASK, "predict": PREDICT_TASK, "trial": TRIAL_TASK}
-WORKER_QUEUES = (TRAINING_QUEUE, PREDICTION_QUEUE, SEARCH_QUEUE)  # a fleet worker's default
+
+
+@dataclass(frozen=True)
+class FleetQueues:
+    """The queue of each kind of work, named by the settings (``TRAINING_QUEUE``, …)."""
+
+    training: str
+    prediction: str
+    search: str
+
+    @classmethod
+    def of(cls, settings: Settings) -> FleetQueues:
+        """The queue names of ``settings``."""
+        return cls(settings.training_queue, settings.prediction_queue, settings.search_queue)
+
+    @property
+    def all(self) -> tuple[str, ...]:
+        """Every fleet queue (what a worker serves by default)."""
+        return (self.training, self.prediction, self.search)
+
+    def of_kind(self, kind: str) -> str:
+        """The queue of a job of ``kind`` (``train``, ``predict`` or ``trial``)."""
+        return {"train": self.training, "predict": self.prediction, "trial": self.search}[kind]
 
 
 def worker_queues(settings: Settings) -> tuple[str, ...]:
-    """The queues of ``WORKER_QUEUES`` (the setting); ValueError naming an unknown one."""
+    """The queues of ``WORKER_QUEUES`` (the setting; empty: all of them); ValueError naming
+    an unknown one."""
+    known = FleetQueues.of(settings).all
     names = tuple(name.strip() for name in settings.worker_queues.split(",") if name.strip())
-    unknown = [name for name in names if name not in WORKER_QUEUES]
-    if unknown or not names:
+    unknown = [name for name in names if name not in known]
+    if unknown or (settings.worker_queues.strip() and not names):
         raise ValueError(
             f"WORKER_QUEUES={settings.worker_queues!r}: each must be one of"
-            f" {', '.join(WORKER_QUEUES)} (unknown: {', '.join(unknown) or 'none given'})."
+            f" {', '.join(known)} (unknown: {', '.join(unknown) or 'none given'})."
         )
-    return names
+    return names or known
 
 
 class TensorFleetCelery(Celery):
@@ -48,6 +69,7 @@ class TensorFleetCelery(Celery):
 
 def create_celery(settings: Settings) -> TensorFleetCelery:
     """A Celery app on ``settings.redis_url``: JSON only, at-least-once delivery."""
+    queues = FleetQueues.of(settings)
     celery = TensorFleetCelery(
         settings,
         broker=settings.redis_url,
@@ -81,14 +103,14 @@ def create_celery(settings: Settings) -> TensorFleetCelery:
             "socket_connect_timeout": settings.service_timeout_ms / 1000,
         },
         result_expires=settings.result_expires,
-        task_default_queue=TRAINING_QUEUE,
+        task_default_queue=queues.training,
         # what a worker started without -Q consumes (-Q, as in compose, overrides it)
         task_queues=[Queue(name) for name in worker_queues(settings)],
         task_routes={
-            TRAIN_TASK: {"queue": TRAINING_QUEUE},
-            PREDICT_TASK: {"queue": PREDICTION_QUEUE},
-            TRIAL_TASK: {"queue": SEARCH_QUEUE},
-            EXPORT_TASK: {"queue": TRAINING_QUEUE},
+            TRAIN_TASK: {"queue": queues.training},
+            PREDICT_TASK: {"queue": queues.prediction},
+            TRIAL_TASK: {"queue": queues.search},
+            EXPORT_TASK: {"queue": queues.training},
             SUPERVISE_TASK: {"queue": SUPERVISOR_QUEUE},
         },
         beat_schedule={

@@ -24,8 +24,9 @@ import requests
 from prometheus_client.multiprocess import MultiProcessCollector
 from prometheus_client.parser import text_string_to_metric_families
 
+from app.config import Settings
 from app.metrics import catalog
-from app.tasks.celery_app import WORKER_QUEUES
+from app.tasks.celery_app import FleetQueues
 from localstack import LocalStack
 from tests.integration.helpers import (
     SLOW_JOB,
@@ -44,6 +45,8 @@ from tests.integration.helpers import (
     unique,
     wait_job,
 )
+
+FLEET_QUEUES = FleetQueues.of(Settings.model_construct()).all  # the default names
 
 Labels = tuple[tuple[str, str], ...]
 JOB_ENDPOINT = "/api/v1/jobs/<job_id>"
@@ -283,11 +286,11 @@ def test_queue_gauges_while_a_job_waits_behind_busy_workers(scenario: Scenario) 
     assert during is not None
     assert during.types["tensorfleet_queue_depth"] == "gauge"
     assert [labels for labels in during.series("tensorfleet_queue_depth")] == [
-        {"queue": queue} for queue in WORKER_QUEUES
+        {"queue": queue} for queue in FLEET_QUEUES
     ]
     assert during.value("tensorfleet_queue_depth", queue="training") >= 1
     assert [labels for labels in during.series("tensorfleet_queue_work")] == [
-        {"queue": queue} for queue in WORKER_QUEUES
+        {"queue": queue} for queue in FLEET_QUEUES
     ]
     # the autoscaling signal: our queued job and the jobs the busy workers run
     work = during.value("tensorfleet_queue_work", queue="training")

@@ -15,9 +15,12 @@ from typing import Any
 import pytest
 import yaml
 
+from app.config import Settings
 from app.metrics import catalog
-from app.tasks.celery_app import WORKER_QUEUES
+from app.tasks.celery_app import FleetQueues, worker_queues
 from localstack.credentials import REDIS_ACL_RULES, REDIS_REFUSED_COMMANDS
+
+FLEET_QUEUES = FleetQueues.of(Settings.model_construct()).all  # the default names
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCKERFILE = ROOT / "Dockerfile"
@@ -425,7 +428,10 @@ def test_worker_takes_one_training_job_at_a_time(rendered: dict) -> None:
     celery = words[words.index("celery") :]
     assert celery[:4] == ["celery", "-A", "worker:celery_app", "worker"]
     assert "-Q" not in celery  # the queues come from WORKER_QUEUES, as each pool's do
-    assert rendered["worker"]["environment"]["WORKER_QUEUES"] == ",".join(WORKER_QUEUES)
+    environment = rendered["worker"]["environment"]
+    assert environment["WORKER_QUEUES"] == ""  # empty: every queue the settings name
+    queues = FleetQueues.of(Settings.model_validate(environment))
+    assert worker_queues(Settings.model_validate(environment)) == queues.all == FLEET_QUEUES
     assert option(celery, "--prefetch-multiplier") == "1"
     assert option(celery, "--concurrency") == "1"
 
@@ -548,3 +554,12 @@ def test_each_kind_of_work_can_have_a_pool_scaled_on_its_own(compose: dict) -> N
         assert pool["command"] == pools["worker"]["command"]
         assert pool["stop_grace_period"] == pools["worker"]["stop_grace_period"]
         assert "container_name" not in pool and "ports" not in pool  # scalable
+    renamed = {"TRAINING_QUEUE": "tf-train", "SEARCH_QUEUE": "tf-hpo"}
+    renamed["PREDICTION_QUEUE"] = "tf-batch"
+    pools = render(compose, {**SAMPLE_ENV, **renamed, "WORKER_QUEUES": "tf-train"})["services"]
+    for name, queue in {"worker": "tf-train", "worker-search": "tf-hpo",
+                        "worker-prediction": "tf-batch"}.items():  # fmt: skip
+        settings = Settings.model_validate(pools[name]["environment"])
+        assert worker_queues(settings) == (queue,)  # every process agrees on the names
+        assert FleetQueues.of(settings).all == ("tf-train", "tf-batch", "tf-hpo")
+    assert pools["api"]["environment"]["SEARCH_QUEUE"] == "tf-hpo"

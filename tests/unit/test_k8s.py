@@ -28,8 +28,10 @@ import yaml
 
 from app.config import Settings
 from app.metrics import catalog
-from app.tasks.celery_app import WORKER_QUEUES
+from app.tasks.celery_app import FleetQueues, worker_queues
 from tests.unit import k8s_render
+
+FLEET_QUEUES = FleetQueues.of(Settings.model_construct()).all  # the default names
 
 ROOT = Path(__file__).resolve().parents[2]
 K8S = ROOT / "deploy/k8s"
@@ -37,7 +39,7 @@ OVERLAYS = ("local", "production")
 # The oldest Kubernetes the manifests are validated for (docs/deploy.md says so).
 KUBERNETES_VERSION = "1.29.0"
 CUSTOM_RESOURCES = {("keda.sh/v1alpha1", "ScaledObject")}
-APP_DEPLOYMENTS = {"api", "inference", "flower", "beat"} | {f"worker-{q}" for q in WORKER_QUEUES}
+APP_DEPLOYMENTS = {"api", "inference", "flower", "beat"} | {f"worker-{q}" for q in FLEET_QUEUES}
 APP_SECRET = "tensorfleet-secrets"
 LOCAL_SECRET = "tensorfleet-local-datastores"  # the local overlay's Redis and MongoDB only
 SECRET_KEYS = {
@@ -281,7 +283,7 @@ def worker_pools(objects: tuple[Obj, ...]) -> dict[str, Obj]:
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_one_worker_pool_per_queue(overlay: str) -> None:
     pools = worker_pools(rendered(overlay))
-    assert set(pools) == set(WORKER_QUEUES)
+    assert set(pools) == set(FLEET_QUEUES)
     for queue, deployment in pools.items():
         (container,) = pod_spec(deployment)["containers"]
         variables = env(container)
@@ -339,7 +341,7 @@ def test_raising_the_hard_limit_alone_is_caught(tmp_path: Path) -> None:
     objects = tuple(k8s_render.build(tmp_path))
     assert app_config(objects)["JOB_HARD_TIME_LIMIT"] == "7200"
     problems = grace_problems(objects)
-    assert len(problems) == len(WORKER_QUEUES)
+    assert len(problems) == len(FLEET_QUEUES)
     assert all("< hard limit 7200" in problem for problem in problems)
     command = kustomize_command()
     if command is not None:  # the merged ConfigMap (and its hash) as kustomize makes it
@@ -356,7 +358,7 @@ def test_workers_get_sigterm_as_pid_1(overlay: str) -> None:
     """Kubernetes sends SIGTERM to PID 1: it must be Celery itself (warm shutdown)."""
     dockerfile = (ROOT / "Dockerfile").read_text()
     assert re.findall(r"^STOPSIGNAL\s+(\S+)", dockerfile, re.M) in ([], ["SIGTERM"])
-    for name in [f"worker-{q}" for q in WORKER_QUEUES] + ["beat"]:
+    for name in [f"worker-{q}" for q in FLEET_QUEUES] + ["beat"]:
         (container,) = pod_spec(of_kind(rendered(overlay), "Deployment")[name])["containers"]
         assert container["command"][:2] == ["sh", "-c"], name
         last = container["command"][2].split("&&")[-1].split()
@@ -365,6 +367,21 @@ def test_workers_get_sigterm_as_pid_1(overlay: str) -> None:
 
 
 # -- autoscaling -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("overlay", OVERLAYS)
+def test_every_pod_agrees_on_the_queue_names_and_each_pool_serves_its_own(overlay: str) -> None:
+    objects = rendered(overlay)
+    settings = Settings.model_validate(app_config(objects))  # what every app pod reads
+    queues = FleetQueues.of(settings)
+    assert queues.all == FLEET_QUEUES
+    by_kind = {"training": queues.training, "search": queues.search}
+    by_kind["prediction"] = queues.prediction
+    for kind, deployment in worker_pools(objects).items():
+        (container,) = pod_spec(deployment)["containers"]
+        served = env(container)["WORKER_QUEUES"]["value"]
+        assert served == by_kind[kind] == option(celery_argv(container), "-Q", "--queues")
+        assert worker_queues(settings.model_copy(update={"worker_queues": served})) == (served,)
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
@@ -400,7 +417,7 @@ def test_scaled_objects_scale_each_pool_on_queued_plus_running_work(overlay: str
         assert isinstance(spec["cooldownPeriod"], int) and spec["cooldownPeriod"] > 0
         assert isinstance(spec["pollingInterval"], int) and spec["pollingInterval"] > 0
         assert 1 <= spec["fallback"]["replicas"] <= spec["maxReplicaCount"]
-    assert set(targets) == {f"worker-{q}" for q in WORKER_QUEUES}
+    assert set(targets) == {f"worker-{q}" for q in FLEET_QUEUES}
     assert len(targets) == len(scaled)
 
 
@@ -460,7 +477,7 @@ def test_http_probes_of_api_and_inference(overlay: str) -> None:
 
 @pytest.mark.parametrize("overlay", OVERLAYS)
 def test_workers_and_beat_answer_a_celery_ping(overlay: str) -> None:
-    for name in [f"worker-{q}" for q in WORKER_QUEUES] + ["beat"]:
+    for name in [f"worker-{q}" for q in FLEET_QUEUES] + ["beat"]:
         (container,) = pod_spec(of_kind(rendered(overlay), "Deployment")[name])["containers"]
         assert option(celery_argv(container), "-n") == "${WORKER_NODE:?}"
         node = env(container)["WORKER_NODE"]["value"]
@@ -649,7 +666,7 @@ def test_disruption_budgets_cover_api_and_workers(overlay: str) -> None:
         assert len(selected) == 1, name
         covered |= selected
         assert budget["spec"].get("maxUnavailable", 0) >= 1 or "minAvailable" in budget["spec"]
-    assert covered == {"api", "inference"} | {f"worker-{q}" for q in WORKER_QUEUES}
+    assert covered == {"api", "inference"} | {f"worker-{q}" for q in FLEET_QUEUES}
 
 
 @pytest.mark.parametrize("overlay", OVERLAYS)

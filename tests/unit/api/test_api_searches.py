@@ -304,3 +304,21 @@ def test_keep_all_registers_every_trial_s_model_and_no_refit(client, drive) -> N
     trials = client.get(f"/api/v1/searches/{search['search_id']}/trials").json["items"]
     assert {t["model_id"] for t in trials} == {m["model_id"] for m in models}
     assert done["best"]["model_id"] == trials[0]["model_id"]
+
+
+def test_trials_and_the_refit_go_to_the_queues_the_settings_name(
+    client, drive, celery, settings, loaded_db
+) -> None:
+    names = {"search_queue": "tf-hpo", "training_queue": "tf-train"}
+    celery.settings = settings.model_copy(update=names)
+    response = _submit(client, strategy="grid", space={"n_neighbors": [1, 5]}, cv=2)
+    assert response.status_code == 202, response.json
+    drive()
+    search = client.get(f"/api/v1/searches/{response.json['search_id']}").json
+    assert search["status"] == "succeeded", search
+    sent = {m["args"][0]: m["queue"] for m in celery.sent}
+    jobs = list(loaded_db.jobs.find({"search_id": search["search_id"]}))
+    assert {(job["kind"], job["queue"], sent[job["_id"]]) for job in jobs} == {
+        ("trial", "tf-hpo", "tf-hpo"),
+        ("train", "tf-train", "tf-train"),
+    }

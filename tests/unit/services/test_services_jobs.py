@@ -28,6 +28,15 @@ def test_defaults_live_in_the_request_model(loaded_db, celery, no_file_reads) ->
     assert [m["task_id"] for m in celery.sent] == [job["_id"]]
 
 
+def test_each_kind_of_job_goes_to_the_queue_its_setting_names(
+    loaded_db, celery, settings, no_file_reads
+) -> None:
+    celery.settings = settings.model_copy(update={"training_queue": "tf-train"})
+    job = submit_job(loaded_db, celery, JobRequest(dataset="iris", algorithm="knn"))
+    assert job["queue"] == "tf-train" == loaded_db.jobs.find_one({"_id": job["_id"]})["queue"]
+    assert celery.sent[-1]["queue"] == "tf-train"
+
+
 def test_another_target_takes_its_task_from_the_stored_profile(
     loaded_db, celery, no_file_reads
 ) -> None:

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from app.config import Settings
 from app.errors import ConflictError, ValidationError
 from app.services.keys import Principal
 from app.services.registry import AliasMove, move_alias
@@ -28,11 +29,12 @@ from app.storage.schedules import ScheduleRepository
 ADMIN = Principal("k", "admin", frozenset({"admin"}))
 TRAIN = {"dataset": "iris", "algorithm": "knn", "model_name": "iris_nightly"}
 UTC_ZONE = ZoneInfo("UTC")
+SETTINGS = Settings(protected_aliases="champion")
 
 
 def _create(db, **fields):
     body = {"name": "nightly", "cron": "0 3 * * *", "job": TRAIN, **fields}
-    return create_schedule(db, ScheduleRequest(**body), ADMIN, frozenset({"champion"}))
+    return create_schedule(db, ScheduleRequest(**body), ADMIN, SETTINGS)
 
 
 def _jobs_of(db, schedule_id: str) -> list[dict]:
@@ -138,7 +140,7 @@ def test_names_are_unique_and_protected_aliases_need_an_admin(loaded_db) -> None
     body = ScheduleRequest(name="other", cron="0 3 * * *", job=TRAIN,
                            promote={"alias": "champion", "metric": "f1_macro"})  # fmt: skip
     with pytest.raises(Exception, match="protected alias"):
-        create_schedule(loaded_db, body, trainer, frozenset({"champion"}))
+        create_schedule(loaded_db, body, trainer, SETTINGS)
 
 
 def test_a_search_schedule_fires_a_search_whose_trials_carry_the_schedule(
