@@ -2,7 +2,8 @@
 
 The model is a random forest on 10 noisy classes (deep trees with wide value arrays)
 trained by a worker with ``MODEL_COMPRESSION=0``, so a ≥ 50 MB file costs a few seconds
-of training; throughput is about bytes, not about what they contain.
+of training; throughput is about bytes, not about what they contain. Reads start once the
+worker's ONNX export of that model ended (it keeps a core busy for seconds).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ def download_throughput(h: Harness, tier: Tier, sizes: Sizes, progress: Progress
     with Api(tier) as api:
         api.ensure_dataset(DATASET, csv, "label")
         _, job = api.run_job(body, 300.0)
-        model = api.model(job["result"]["model_id"])
+        model = api.wait_for_export(job["result"]["model_id"], 300.0)
         size = int(model["size_bytes"])
         if size < sizes.download_min_bytes:
             raise BenchError(f"model is {size} bytes, < {sizes.download_min_bytes}")

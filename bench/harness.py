@@ -39,6 +39,7 @@ from localstack import LocalStack, StackConfig, free_ports
 from localstack.config import PROJECT_DIR
 
 DEFAULT_COMPRESSION = Settings.model_fields["model_compression"].default
+EXPORT_POLL_SECONDS = 0.1  # GET /models/<id> until its ONNX copy is no longer pending
 # The API's per-key rate limits stay on (their cost is measured) but far above any phase's
 # load, which would otherwise be cut at the default 120 writes a minute.
 TIER_ENV = {
@@ -306,6 +307,19 @@ class Api:
         response = self.session.get(f"{self.base}/models/{model_id}", timeout=30)
         response.raise_for_status()
         return response.json()
+
+    def wait_for_export(self, model_id: str, timeout: float) -> dict[str, Any]:
+        """The model once its ONNX copy is no longer pending. A worker makes that copy right
+        after the training job ended, busy on a core for seconds with a large model: a
+        figure times nothing before it ended, so the export overlaps neither side."""
+        deadline = time.monotonic() + timeout
+        while True:
+            model = self.model(model_id)
+            if ((model.get("formats") or {}).get("onnx") or {}).get("status") != "pending":
+                return model
+            if time.monotonic() > deadline:
+                raise BenchError(f"model {model_id}: ONNX copy still pending after {timeout:g}s")
+            time.sleep(EXPORT_POLL_SECONDS)
 
     def ensure_dataset(self, name: str, csv: bytes, target: str) -> dict[str, Any]:
         """The dataset ``name`` holding exactly ``csv`` (uploaded unless its latest version is)."""

@@ -55,7 +55,6 @@ MAX_DEPTHS = [5, 10, None]
 # MongoDB CPU the trials would use) until the refit job exists, whose end is long-polled
 # (GET /jobs/<id>?wait=); then polled briefly until the search ends
 POLL_SECONDS, END_POLL_SECONDS = 1.0, 0.02
-EXPORT_POLL_SECONDS = 0.1  # GET /models/<id> until its ONNX copy is no longer pending
 SCORE_TOLERANCE = 1e-6  # the fleet rounds fold scores and their mean to 6 decimals
 WARM_GRID = {"n_estimators": [1], "max_depth": [1, 2, 3, 4]}  # the baseline's pool warm-up
 
@@ -196,22 +195,17 @@ def run_search(api: Api, body: dict[str, Any], timeout: float) -> dict[str, Any]
 
 
 def wait_for_export(api: Api, model_id: str, timeout: float) -> dict[str, Any]:
-    """Wait until the model's ONNX copy is no longer pending (a worker makes it after the
-    training job ended); its status and the seconds waited."""
+    """Wait until the model's ONNX copy is no longer pending; its status and the seconds
+    waited."""
     start = time.perf_counter()
-    while True:
-        model = api.model(model_id)
-        onnx = (model.get("formats") or {}).get("onnx") or {}
-        if onnx.get("status") != "pending":
-            return {
-                "status": onnx.get("status"),
-                "waited_s": round(time.perf_counter() - start, 3),
-                "model_bytes": model.get("size_bytes"),
-                "onnx_bytes": onnx.get("size_bytes"),
-            }
-        if time.perf_counter() - start > timeout:
-            raise BenchError(f"model {model_id}: ONNX copy still pending after {timeout:g}s")
-        time.sleep(EXPORT_POLL_SECONDS)
+    model = api.wait_for_export(model_id, timeout)
+    onnx = (model.get("formats") or {}).get("onnx") or {}
+    return {
+        "status": onnx.get("status"),
+        "waited_s": round(time.perf_counter() - start, 3),
+        "model_bytes": model.get("size_bytes"),
+        "onnx_bytes": onnx.get("size_bytes"),
+    }
 
 
 def compare(

@@ -294,13 +294,7 @@ class Phase:
             "model_name": name,
         }
         _, job = api.run_job(body, JOB_TIMEOUT)
-        deadline = time.monotonic() + JOB_TIMEOUT
-        while True:  # its ONNX copy is made by a worker right after the job
-            model = api.model(job["result"]["model_id"])
-            status = ((model.get("formats") or {}).get("onnx") or {}).get("status")
-            if status != "pending" or time.monotonic() > deadline:
-                return model
-            time.sleep(0.1)
+        return api.wait_for_export(job["result"]["model_id"], JOB_TIMEOUT)
 
     def setup(self, tier: Tier) -> dict[str, Any]:
         """Train the model, download its pipeline, build the payload (once; a failure is

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
+import time
 
 import pytest
 from pymongo.database import Database
@@ -78,6 +80,7 @@ def test_every_chunk_and_the_file_carry_a_mac_in_the_gridfs_metadata(db: Databas
     doc = db["fs.files"].find_one({"_id": file_id})
     signature = doc["metadata"]["signature"]
     assert signature["mac"].startswith("v1:") and len(signature["chunk_macs"]) == 4
+    assert all(mac.startswith("v2:") for mac in signature["chunk_macs"])  # keyed BLAKE3
     assert set(doc) == {"_id", "filename", "metadata", "chunkSize", "length", "uploadDate"}
     assert all(set(c) == {"_id", "files_id", "n", "data"} for c in db["fs.chunks"].find())
 
@@ -128,13 +131,40 @@ def test_a_chunk_moved_from_another_file_is_refused(db: Database) -> None:
         store.read(first)
 
 
-def test_a_later_window_that_fails_stops_the_stream(db: Database, monkeypatch) -> None:
+@pytest.mark.parametrize(
+    "tamper",
+    [
+        {"$set": {"data": b"evil"}},  # caught by the reader's check
+        {"$set": {"n": 99}},  # caught by the fetching thread: chunk 3 is missing
+    ],
+    ids=["changed", "missing"],
+)
+def test_a_later_window_that_fails_stops_the_stream(db: Database, monkeypatch, tamper) -> None:
     monkeypatch.setattr(verified, "WINDOW_BYTES", artifacts.CHUNK_SIZE)
     store, file_id = _stored(db)
-    db["fs.chunks"].update_one({"files_id": file_id, "n": 3}, {"$set": {"data": b"evil"}})
+    db["fs.chunks"].update_one({"files_id": file_id, "n": 3}, tamper)
     chunks = store.open(file_id).chunks()  # the first window is fine
-    with pytest.raises(IntegrityError):
+    assert len(next(chunks)) == artifacts.CHUNK_SIZE
+    with pytest.raises(IntegrityError, match="chunk"):
         list(chunks)
+
+
+def _prefetchers() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if isinstance(t, verified._Prefetcher)]
+
+
+def test_a_reader_that_goes_away_mid_file_stops_the_fetching(db: Database, monkeypatch) -> None:
+    monkeypatch.setattr(verified, "WINDOW_BYTES", artifacts.CHUNK_SIZE)
+    monkeypatch.setattr(verified, "_POLL_SECONDS", 0.02)
+    store, file_id = _stored(db, 8 * artifacts.CHUNK_SIZE)
+    chunks = store.open(file_id).chunks()
+    next(chunks)
+    assert len(_prefetchers()) == 1  # it fetches the next window
+    chunks.close()  # what the server does when a client disconnects
+    deadline = time.monotonic() + 5
+    while _prefetchers() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _prefetchers() == []
 
 
 def test_another_signing_key_cannot_read_the_file(db: Database) -> None:
@@ -152,3 +182,59 @@ def test_a_store_without_a_key_can_delete_but_not_write_or_read(db: Database) ->
         unsigned.put(b"x", "x", {})
     unsigned.delete(file_id)
     assert db["fs.files"].count_documents({}) == 0
+
+
+def test_a_file_opened_but_never_read_lets_its_threads_go(db: Database, monkeypatch) -> None:
+    monkeypatch.setattr(verified, "WINDOW_BYTES", artifacts.CHUNK_SIZE)
+    monkeypatch.setattr(verified, "_POLL_SECONDS", 0.02)
+    monkeypatch.setattr(verified, "ABANDON_SECONDS", 0.2)
+    store, file_id = _stored(db, 8 * artifacts.CHUNK_SIZE)
+    store.open(file_id)  # e.g. a response that was never sent
+    deadline = time.monotonic() + 5
+    while _prefetchers() and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert _prefetchers() == []
+
+
+def _resign(db: Database, file_id: object, chunk_macs: list[str]) -> None:
+    """Give the file ``chunk_macs`` and a valid file MAC over them (what the server would
+    have written), so only the chunk MACs decide."""
+    doc = db["fs.files"].find_one({"_id": file_id})
+    signature = doc["metadata"]["signature"]
+    mac = SIGNER.file_mac(file_id, doc["length"], doc["chunkSize"], signature["sha256"], chunk_macs)
+    db["fs.files"].update_one(
+        {"_id": file_id},
+        {"$set": {"metadata.signature.chunk_macs": chunk_macs, "metadata.signature.mac": mac}},
+    )
+
+
+def _chunks_of(db: Database, file_id: object) -> list[bytes]:
+    return [c["data"] for c in db["fs.chunks"].find({"files_id": file_id}).sort("n", 1)]
+
+
+def test_a_file_signed_with_v1_chunk_macs_still_verifies(db: Database) -> None:
+    store, file_id = _stored(db)
+    v1 = [
+        SIGNER.chunk_mac(file_id, n, data, "v1") for n, data in enumerate(_chunks_of(db, file_id))
+    ]
+    assert all(mac.startswith("v1:") for mac in v1)
+    _resign(db, file_id, v1)
+    assert store.read(file_id) == b"".join(_chunks_of(db, file_id))
+    db["fs.chunks"].update_one({"files_id": file_id, "n": 2}, {"$set": {"data": b"evil"}})
+    with pytest.raises(IntegrityError):
+        store.read(file_id)
+
+
+def test_a_chunk_mac_cannot_be_swapped_for_another_scheme(db: Database) -> None:
+    store, file_id = _stored(db)
+    data = _chunks_of(db, file_id)[1]
+    path = "metadata.signature.chunk_macs.1"
+    db["fs.files"].update_one(
+        {"_id": file_id}, {"$set": {path: SIGNER.chunk_mac(file_id, 1, data, "v1")}}
+    )
+    with pytest.raises(IntegrityError, match="signature"):  # the file MAC covers the list
+        store.read(file_id)
+    macs = db["fs.files"].find_one({"_id": file_id})["metadata"]["signature"]["chunk_macs"]
+    _resign(db, file_id, [*macs[:1], "v9:" + "0" * 64, *macs[2:]])
+    with pytest.raises(IntegrityError, match="chunk 1"):  # a scheme no reader knows
+        store.read(file_id)
