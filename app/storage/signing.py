@@ -51,11 +51,7 @@ class Signer:
         return cls(settings.artifact_signing_key.get_secret_value().encode())
 
     def _mac(self, *parts: bytes) -> str:
-        mac = hmac.new(self._key, digestmod=hashlib.sha256)
-        for part in parts:
-            mac.update(len(part).to_bytes(8, "big"))  # length-prefixed: no ambiguous joins
-            mac.update(part)
-        return f"{VERSION}:{mac.hexdigest()}"
+        return f"{VERSION}:{_framed(hmac.new(self._key, digestmod=hashlib.sha256), parts)}"
 
     def chunk_mac(self, file_id: Any, n: int, data: bytes, version: str = CHUNK_VERSION) -> str:
         """The ``version`` MAC of chunk ``n`` of file ``file_id``; ValueError for a scheme
@@ -65,11 +61,7 @@ class Signer:
             return self._mac(*parts)
         if version != CHUNK_VERSION:
             raise ValueError(f"unknown chunk MAC scheme {version!r}")
-        mac = blake3.blake3(key=self._chunk_key)
-        for part in parts:
-            mac.update(len(part).to_bytes(8, "big"))  # length-prefixed, as in _mac
-            mac.update(part)
-        return f"{CHUNK_VERSION}:{mac.hexdigest()}"
+        return f"{CHUNK_VERSION}:{_framed(blake3.blake3(key=self._chunk_key), parts)}"
 
     def chunk_matches(self, file_id: Any, n: int, data: bytes, stored: Any) -> bool:
         """Whether ``stored`` is the MAC of chunk ``n`` in the scheme it names."""
@@ -92,6 +84,14 @@ class Signer:
     def matches(expected: str, stored: Any) -> bool:
         """Constant-time comparison of a computed MAC with a stored one (absent: False)."""
         return isinstance(stored, str) and hmac.compare_digest(expected, stored)
+
+
+def _framed(mac: hmac.HMAC | blake3.blake3, parts: tuple[bytes, ...]) -> str:
+    """The hex digest of ``mac`` over ``parts``, each length-prefixed (no ambiguous joins)."""
+    for part in parts:
+        mac.update(len(part).to_bytes(8, "big"))
+        mac.update(part)
+    return mac.hexdigest()
 
 
 def _id_bytes(file_id: Any) -> bytes:

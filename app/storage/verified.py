@@ -17,7 +17,7 @@ import queue
 import threading
 import time
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any
 
 from app.errors import IntegrityError
 from app.storage.signing import Signer
@@ -30,10 +30,6 @@ AHEAD = 1  # windows the helper may fetch before the reader takes one
 _POLL_SECONDS = 0.5  # how often a blocked helper checks whether the reader went away
 ABANDON_SECONDS = 300.0  # a result nobody takes for this long: its reader never came
 
-In = TypeVar("In")
-Out = TypeVar("Out")
-
-
 _END = object()  # the helper's last item: every result was handed on
 
 
@@ -44,22 +40,22 @@ class _Failed:
         self.error = error
 
 
-class _Prefetcher(threading.Thread, Generic[In, Out]):
-    """A daemon thread that applies ``work`` to each of ``items`` in order, at most
-    ``AHEAD`` results ahead of whoever iterates over it; stops when ``stop`` is set."""
+class _Prefetcher(threading.Thread):
+    """A daemon thread that fetches the windows starting at ``starts`` in order, at most
+    ``AHEAD`` ahead of whoever iterates over it; stops when ``stop`` is set."""
 
     def __init__(
-        self, items: Iterable[In], work: Callable[[In], Out], stop: threading.Event
+        self, starts: Iterable[int], fetch: Callable[[int], list[bytes]], stop: threading.Event
     ) -> None:
         super().__init__(daemon=True)
-        self._items, self._work, self._stop = items, work, stop
+        self._starts, self._fetch, self._stop = starts, fetch, stop
         self._done: queue.Queue[Any] = queue.Queue(maxsize=AHEAD)
         self.start()
 
     def run(self) -> None:
         try:
-            for item in self._items:
-                if not self._put(self._work(item)):
+            for first in self._starts:
+                if not self._put((first, self._fetch(first))):
                     return
             self._put(_END)
         except BaseException as error:  # raised again in the reader's thread
@@ -77,8 +73,9 @@ class _Prefetcher(threading.Thread, Generic[In, Out]):
         self._stop.set()
         return False
 
-    def __iter__(self) -> Iterator[Out]:
-        """The results in order (an exception raised by ``work`` is raised here)."""
+    def __iter__(self) -> Iterator[tuple[int, list[bytes]]]:
+        """``(first chunk number, chunk data)`` of each window in order (an exception the
+        fetch raised is raised here)."""
         while True:
             try:
                 result = self._done.get(timeout=_POLL_SECONDS)
@@ -114,9 +111,9 @@ class VerifiedFile:
         window = max(1, WINDOW_BYTES // self.chunk_size)
         starts = range(0, self._count, window)
         self._window, self._stop = window, threading.Event()
-        self._later: _Prefetcher[int, tuple[int, list[bytes]]] | None = None
+        self._later: _Prefetcher | None = None
         if len(starts) > 1:  # the second window loads while the first is checked
-            self._later = _Prefetcher(starts[1:], self._numbered_fetch, self._stop)
+            self._later = _Prefetcher(starts[1:], self._fetch, self._stop)
         try:
             self._first = self._verify(0, self._fetch(0))  # IntegrityError before any byte
         except BaseException:
@@ -136,9 +133,6 @@ class VerifiedFile:
         """Stop the fetching thread (idempotent; ``chunks`` does it when it ends, also when
         its reader goes away mid-file)."""
         self._stop.set()
-
-    def _numbered_fetch(self, first: int) -> tuple[int, list[bytes]]:
-        return first, self._fetch(first)
 
     def _fetch(self, first: int) -> list[bytes]:
         """The data of chunks ``first`` … ``first + window - 1`` (fewer at the end)."""
